@@ -1,0 +1,86 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.tickets import (
+    Action,
+    InvalidTransition,
+    ResultRequired,
+    TicketState,
+    check_closable,
+    format_number,
+    next_state,
+    reminder_moments,
+    route,
+)
+
+DEPARTMENTS = {"business": "business", "petition": "petition", "discipline": "discipline", "other": "triage"}
+
+
+def test_a_dispatched_ticket_is_signed_then_answered_then_closed() -> None:
+    state = next_state(TicketState.SUBMITTED, Action.DISPATCH)
+    state = next_state(state, Action.SIGN)
+    state = next_state(state, Action.REPLY)
+    assert next_state(state, Action.CLOSE) == TicketState.CLOSED
+
+
+def test_an_officer_may_reply_more_than_once() -> None:
+    assert next_state(TicketState.ANSWERED, Action.REPLY) == TicketState.ANSWERED
+
+
+@pytest.mark.parametrize(
+    ("state", "action"),
+    [
+        (TicketState.DISPATCHED, Action.CLOSE),  # nobody signed for it: no responsible officer
+        (TicketState.DISPATCHED, Action.REPLY),
+        (TicketState.SIGNED, Action.SIGN),  # already taken
+        (TicketState.CLOSED, Action.REPLY),
+        (TicketState.CLOSED, Action.CLOSE),
+    ],
+)
+def test_actions_out_of_order_are_refused(state: TicketState, action: Action) -> None:
+    with pytest.raises(InvalidTransition):
+        next_state(state, action)
+
+
+def test_closing_requires_a_written_result() -> None:
+    with pytest.raises(ResultRequired):
+        check_closable("   \n", responsible_officer_id=7)
+
+
+def test_closing_requires_a_responsible_officer() -> None:
+    with pytest.raises(ResultRequired):
+        check_closable("已处理", responsible_officer_id=None)
+
+
+def test_the_result_is_kept_without_surrounding_blanks() -> None:
+    assert check_closable("  已责令整改。 ", responsible_officer_id=7) == "已责令整改。"
+
+
+def test_ticket_numbers_have_the_prefix_the_day_and_four_digits() -> None:
+    assert format_number("KM", "20261122", 7) == "KM-20261122-0007"
+
+
+def test_a_confident_category_goes_to_its_department() -> None:
+    routing = route("discipline", 0.9, DEPARTMENTS, "triage", threshold=0.45)
+    assert (routing.department, routing.needs_triage) == ("discipline", False)
+
+
+def test_an_uncertain_item_goes_to_triage() -> None:
+    routing = route("business", 0.3, DEPARTMENTS, "triage", threshold=0.45)
+    assert (routing.department, routing.needs_triage, routing.category) == ("triage", True, "business")
+
+
+def test_an_item_of_no_category_goes_to_triage_however_sure() -> None:
+    assert route("other", 0.99, DEPARTMENTS, "triage", threshold=0.45).needs_triage
+
+
+def test_reminders_fall_at_the_given_fractions_of_the_limit() -> None:
+    start = datetime(2026, 11, 23, 2, tzinfo=UTC)
+    moments = reminder_moments(start, start + timedelta(days=10), [0.5, 0.8])
+    assert moments == [start + timedelta(days=5), start + timedelta(days=8)]
+
+
+def test_no_reminders_when_the_deadline_is_already_past() -> None:
+    start = datetime(2026, 11, 23, 2, tzinfo=UTC)
+    assert reminder_moments(start, start, [0.5]) == []
