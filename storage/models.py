@@ -1,0 +1,146 @@
+"""Database tables. Rows are plain records; the rules about them live in domain/ and services/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes as naive UTC (SQLite has no time zones) and returns them aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _moment(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class DepartmentRow(SQLModel, table=True):
+    __tablename__ = "departments"
+    code: str = Field(primary_key=True, max_length=40)
+    name: str
+    name_en: str
+
+
+class ResidentRow(SQLModel, table=True):
+    __tablename__ = "residents"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_type=BigInteger, unique=True, index=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    locale: str = Field(max_length=8)
+    created_at: datetime = _moment()
+
+
+class OfficerRow(SQLModel, table=True):
+    __tablename__ = "officers"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_type=BigInteger, unique=True, index=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    display_name: str
+    department_code: str = Field(foreign_key="departments.code", index=True)
+    role: str = Field(max_length=20)
+    active: bool = True
+    locale: str = Field(max_length=8)
+    created_at: datetime = _moment()
+
+
+class InviteRow(SQLModel, table=True):
+    __tablename__ = "invites"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    code_hash: str = Field(unique=True, max_length=64)
+    department_code: str = Field(foreign_key="departments.code")
+    role: str = Field(max_length=20)
+    created_at: datetime = _moment()
+    expires_at: datetime = _moment()
+    used_at: Optional[datetime] = _moment(default=None, nullable=True)
+    used_by_officer_id: Optional[int] = Field(default=None, foreign_key="officers.id")
+
+
+class TicketRow(SQLModel, table=True):
+    __tablename__ = "tickets"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, max_length=32)
+    source: str = Field(max_length=20)
+    kind: str = Field(max_length=20)
+    text: str
+    resident_id: int = Field(foreign_key="residents.id", index=True)
+    category: str = Field(max_length=20)
+    confidence: float
+    deciding_words: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    state: str = Field(max_length=20, index=True)
+    department_code: str = Field(foreign_key="departments.code", index=True)
+    responsible_officer_id: Optional[int] = Field(default=None, foreign_key="officers.id")
+    received_at: datetime = _moment()
+    deadline_at: datetime = _moment()
+    closed_at: Optional[datetime] = _moment(default=None, nullable=True)
+    result: Optional[str] = None
+
+
+class TicketEventRow(SQLModel, table=True):
+    """One immutable line of a ticket's history: who did what, when, with which note."""
+
+    __tablename__ = "ticket_events"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    at: datetime = _moment()
+    actor: str = Field(max_length=20)
+    actor_officer_id: Optional[int] = Field(default=None, foreign_key="officers.id")
+    action: str = Field(max_length=30)
+    note: Optional[str] = None
+    public: bool
+
+
+class TicketCounterRow(SQLModel, table=True):
+    """Last ticket number handed out per local day, so numbers are dense and never reused."""
+
+    __tablename__ = "ticket_counters"
+    day: str = Field(primary_key=True, max_length=8)
+    last: int
+
+
+class ReminderRow(SQLModel, table=True):
+    """Something the scheduler must do at a moment: remind, declare overdue."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (Index("ix_reminders_pending", "done_at", "due_at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    kind: str = Field(max_length=20)
+    due_at: datetime = _moment()
+    done_at: Optional[datetime] = _moment(default=None, nullable=True)
+
+
+class OutboxRow(SQLModel, table=True):
+    """A message the bot must send on its own initiative; sent by the dispatcher, at least once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=120)
+    chat_id: int = Field(sa_type=BigInteger)
+    method: str = Field(max_length=40)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    purpose: str = Field(max_length=30)
+    ticket_id: Optional[int] = Field(default=None, foreign_key="tickets.id", index=True)
+    status: str = Field(max_length=20)
+    attempts: int = 0
+    created_at: datetime = _moment()
+    next_attempt_at: datetime = _moment()
+    sent_at: Optional[datetime] = _moment(default=None, nullable=True)
+    telegram_message_id: Optional[int] = Field(default=None, sa_type=BigInteger)
+    last_error: Optional[str] = None

@@ -1,0 +1,225 @@
+"""Repositories: the only place that writes SQL. Each wraps the unit of work's session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    DepartmentRow,
+    InviteRow,
+    OfficerRow,
+    OutboxRow,
+    ReminderRow,
+    ResidentRow,
+    TicketCounterRow,
+    TicketEventRow,
+    TicketRow,
+)
+
+PENDING = "pending"
+SENT = "sent"
+FAILED = "failed"
+UNDELIVERABLE = "undeliverable"
+
+
+class _Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
+class DepartmentRepository(_Repository):
+    async def sync(self, departments: dict[str, tuple[str, str]]) -> None:
+        """Makes the table match the configured departments (code → (name, name_en))."""
+        existing = {row.code: row for row in (await self.session.exec(select(DepartmentRow))).all()}
+        for code, (name, name_en) in departments.items():
+            row = existing.get(code) or DepartmentRow(code=code, name=name, name_en=name_en)
+            row.name, row.name_en = name, name_en
+            self.session.add(row)
+
+    async def get(self, code: str) -> DepartmentRow | None:
+        return await self.session.get(DepartmentRow, code)
+
+
+class ResidentRepository(_Repository):
+    async def by_telegram_id(self, telegram_user_id: int) -> ResidentRow | None:
+        query = select(ResidentRow).where(ResidentRow.telegram_user_id == telegram_user_id)
+        return (await self.session.exec(query)).first()
+
+    async def get(self, resident_id: int) -> ResidentRow | None:
+        return await self.session.get(ResidentRow, resident_id)
+
+    async def upsert(self, telegram_user_id: int, chat_id: int, locale: str, now: datetime) -> ResidentRow:
+        resident = await self.by_telegram_id(telegram_user_id)
+        if resident is None:
+            resident = ResidentRow(telegram_user_id=telegram_user_id, chat_id=chat_id, locale=locale, created_at=now)
+        resident.chat_id, resident.locale = chat_id, locale
+        self.session.add(resident)
+        await self.session.flush()
+        return resident
+
+
+class OfficerRepository(_Repository):
+    async def by_telegram_id(self, telegram_user_id: int) -> OfficerRow | None:
+        query = select(OfficerRow).where(OfficerRow.telegram_user_id == telegram_user_id)
+        return (await self.session.exec(query)).first()
+
+    async def get(self, officer_id: int) -> OfficerRow | None:
+        return await self.session.get(OfficerRow, officer_id)
+
+    async def active_in(self, department_code: str) -> Sequence[OfficerRow]:
+        query = (
+            select(OfficerRow)
+            .where(OfficerRow.department_code == department_code, col(OfficerRow.active).is_(True))
+            .order_by(col(OfficerRow.id))
+        )
+        return (await self.session.exec(query)).all()
+
+    async def add(self, officer: OfficerRow) -> OfficerRow:
+        self.session.add(officer)
+        await self.session.flush()
+        return officer
+
+
+class InviteRepository(_Repository):
+    async def add(self, invite: InviteRow) -> None:
+        self.session.add(invite)
+        await self.session.flush()
+
+    async def by_hash(self, code_hash: str) -> InviteRow | None:
+        return (await self.session.exec(select(InviteRow).where(InviteRow.code_hash == code_hash))).first()
+
+    async def consume(self, invite_id: int, officer_id: int, now: datetime) -> bool:
+        """Marks the invite used, unless another registration got there first."""
+        result = await self.session.exec(
+            update(InviteRow)
+            .where(col(InviteRow.id) == invite_id, col(InviteRow.used_at).is_(None))
+            .values(used_at=now, used_by_officer_id=officer_id)
+        )
+        return result.rowcount == 1
+
+
+class TicketRepository(_Repository):
+    async def next_sequence(self, local_day: str) -> int:
+        """Hands out the day's next sequence number inside the current transaction."""
+        counter = await self.session.get(TicketCounterRow, local_day, with_for_update=True)
+        if counter is None:
+            counter = TicketCounterRow(day=local_day, last=0)
+        counter.last += 1
+        self.session.add(counter)
+        await self.session.flush()
+        return counter.last
+
+    async def add(self, ticket: TicketRow) -> TicketRow:
+        self.session.add(ticket)
+        await self.session.flush()
+        return ticket
+
+    async def get(self, ticket_id: int) -> TicketRow | None:
+        return await self.session.get(TicketRow, ticket_id)
+
+    async def by_number(self, number: str) -> TicketRow | None:
+        return (await self.session.exec(select(TicketRow).where(TicketRow.number == number))).first()
+
+    async def move(self, ticket_id: int, expected_state: str, **values: Any) -> bool:
+        """Changes the ticket only if it is still in `expected_state` (so a race has one winner)."""
+        result = await self.session.exec(
+            update(TicketRow)
+            .where(col(TicketRow.id) == ticket_id, col(TicketRow.state) == expected_state)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            return False
+        ticket = await self.session.get(TicketRow, ticket_id)
+        if ticket is not None:
+            await self.session.refresh(ticket)
+        return True
+
+    async def count(self) -> int:
+        return (await self.session.exec(select(func.count()).select_from(TicketRow))).one()
+
+
+class EventRepository(_Repository):
+    """Append-only: events are never changed or deleted."""
+
+    async def append(self, event: TicketEventRow) -> None:
+        self.session.add(event)
+        await self.session.flush()
+
+    async def timeline(self, ticket_id: int, *, public_only: bool = False) -> Sequence[TicketEventRow]:
+        query = select(TicketEventRow).where(TicketEventRow.ticket_id == ticket_id)
+        if public_only:
+            query = query.where(col(TicketEventRow.public).is_(True))
+        return (await self.session.exec(query.order_by(col(TicketEventRow.at), col(TicketEventRow.id)))).all()
+
+
+class ReminderRepository(_Repository):
+    async def add_all(self, reminders: Iterable[ReminderRow]) -> None:
+        self.session.add_all(list(reminders))
+        await self.session.flush()
+
+    async def due(self, now: datetime, limit: int = 500) -> Sequence[ReminderRow]:
+        query = (
+            select(ReminderRow)
+            .where(col(ReminderRow.done_at).is_(None), col(ReminderRow.due_at) <= now)
+            .order_by(col(ReminderRow.due_at), col(ReminderRow.id))
+            .limit(limit)
+        )
+        return (await self.session.exec(query)).all()
+
+    async def finish(self, reminder_id: int, now: datetime) -> bool:
+        """Marks a reminder done unless another sweep already did (so it fires once)."""
+        result = await self.session.exec(
+            update(ReminderRow)
+            .where(col(ReminderRow.id) == reminder_id, col(ReminderRow.done_at).is_(None))
+            .values(done_at=now)
+        )
+        return result.rowcount == 1
+
+    async def finish_all_for(self, ticket_id: int, now: datetime) -> None:
+        await self.session.exec(
+            update(ReminderRow)
+            .where(col(ReminderRow.ticket_id) == ticket_id, col(ReminderRow.done_at).is_(None))
+            .values(done_at=now)
+        )
+
+
+class OutboxRepository(_Repository):
+    async def enqueue(self, row: OutboxRow) -> bool:
+        """Adds a message unless one with the same key exists (each notice is sent once)."""
+        existing = await self.session.exec(select(OutboxRow.id).where(OutboxRow.key == row.key))
+        if existing.first() is not None:
+            return False
+        self.session.add(row)
+        await self.session.flush()
+        return True
+
+    async def due(self, now: datetime, limit: int = 100) -> Sequence[OutboxRow]:
+        query = (
+            select(OutboxRow)
+            .where(OutboxRow.status == PENDING, col(OutboxRow.next_attempt_at) <= now)
+            .order_by(col(OutboxRow.id))
+            .limit(limit)
+        )
+        return (await self.session.exec(query)).all()
+
+    async def next_attempt_time(self) -> datetime | None:
+        query = select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.status == PENDING)
+        return (await self.session.exec(query)).one()
+
+    async def sent_for_ticket(self, ticket_id: int, purpose: str) -> Sequence[OutboxRow]:
+        query = select(OutboxRow).where(
+            OutboxRow.ticket_id == ticket_id, OutboxRow.purpose == purpose, OutboxRow.status == SENT
+        )
+        return (await self.session.exec(query)).all()
+
+    async def get(self, row_id: int) -> OutboxRow | None:
+        return await self.session.get(OutboxRow, row_id)
+
+    async def all(self) -> Sequence[OutboxRow]:
+        return (await self.session.exec(select(OutboxRow).order_by(col(OutboxRow.id)))).all()
