@@ -1,0 +1,100 @@
+"""Ways the fake can misbehave on purpose: Telegram's flood limits and injected faults."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from local_botapi.errors import too_many_requests
+from local_botapi.state import ChatRecord
+
+# (messages, seconds): Telegram's documented broadcasting limits for bots.
+PRIVATE_CHAT_LIMIT = (1, 1.0)
+GROUP_CHAT_LIMIT = (20, 60.0)
+OVERALL_LIMIT = (30, 1.0)
+
+
+class _SlidingWindow:
+    """At most `limit` events in any `period` seconds."""
+
+    def __init__(self, limit: int, period: float) -> None:
+        self.limit = limit
+        self.period = period
+        self._events: deque[float] = deque()
+
+    def wait_needed(self, now: float) -> float:
+        while self._events and self._events[0] <= now - self.period:
+            self._events.popleft()
+        if len(self._events) < self.limit:
+            return 0.0
+        return self._events[0] + self.period - now
+
+    def record(self, now: float) -> None:
+        self._events.append(now)
+
+
+class RateLimiter:
+    """Answers 429 like Telegram when a bot sends faster than its limits allow."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.enabled = False
+        self._overall = _SlidingWindow(*OVERALL_LIMIT)
+        self._per_chat: dict[int, _SlidingWindow] = {}
+
+    def admit(self, chat: ChatRecord) -> None:
+        """Counts one outgoing message to `chat`, or raises 429 (counting nothing)."""
+        if not self.enabled:
+            return
+        now = self.clock()
+        windows = (self._overall, self._window_for(chat))
+        wait = max(window.wait_needed(now) for window in windows)
+        if wait > 0:
+            # Rounded first so that float noise in the clock cannot add a whole second.
+            raise too_many_requests(max(1, math.ceil(round(wait, 3))))
+        for window in windows:
+            window.record(now)
+
+    def _window_for(self, chat: ChatRecord) -> _SlidingWindow:
+        if chat.id not in self._per_chat:
+            limit = PRIVATE_CHAT_LIMIT if chat.type == "private" else GROUP_CHAT_LIMIT
+            self._per_chat[chat.id] = _SlidingWindow(*limit)
+        return self._per_chat[chat.id]
+
+
+FaultStatus = int | Literal["timeout"]
+
+
+@dataclass
+class Fault:
+    """The next `count` calls of `method` (any method when None) fail this way."""
+
+    method: str | None
+    status: FaultStatus
+    count: int
+    retry_after: int = 1
+    delay: float = 30.0
+    description: str | None = None
+
+
+class FaultPlan:
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> None:
+        self._faults.append(fault)
+
+    def clear(self) -> None:
+        self._faults.clear()
+
+    def take(self, method: str) -> Fault | None:
+        for fault in self._faults:
+            if fault.method is None or fault.method.lower() == method.lower():
+                fault.count -= 1
+                if fault.count <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
