@@ -1,0 +1,144 @@
+"""Builds the runtime and the Telegram application from settings: the one place things are wired."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+from telegram import BotCommand, Update
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+from telegram.warnings import PTBUserWarning
+
+from bot.context import BotContext, attach_runtime
+from bot.settings import Settings
+from domain.calendar import OfficeHours, WorkingCalendar, coverage_warning
+from domain.classifier import KeywordClassifier
+from domain.clock import Clock, SystemClock
+from handlers import hotline, register, start, task_card
+from i18n import Texts
+from scheduler.dispatcher import OutboxDispatcher
+from scheduler.runner import SchedulerService
+from services.runtime import Runtime
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+# Our conversations are keyed per chat and user on purpose; PTB warns about that choice.
+warnings.filterwarnings("ignore", message=r"If 'per_message=False'", category=PTBUserWarning)
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    calendar = WorkingCalendar(
+        extra_holidays=settings.calendar.extra_holidays, extra_workdays=settings.calendar.extra_workdays
+    )
+    return Runtime(
+        settings=settings,
+        db=Database(settings.database.url, echo=settings.database.echo),
+        clock=clock or SystemClock(),
+        calendar=calendar,
+        hours=OfficeHours(start=settings.calendar.office_start, end=settings.calendar.office_end, tz=settings.calendar.zone),
+        classifier=KeywordClassifier.from_files(settings.classifier.keywords_path, settings.classifier.userdict_path),
+        texts=Texts.load(settings.default_locale),
+    )
+
+
+async def prepare_storage(rt: Runtime) -> None:
+    """Migrates the schema, syncs configured departments, and warns about calendar gaps."""
+    await rt.db.migrate()
+    async with rt.db.unit_of_work() as uow:
+        await uow.departments.sync({code: (d.name, d.name_en) for code, d in rt.settings.departments.items()})
+        await uow.commit()
+    this_year = rt.local(rt.now()).year
+    warning = coverage_warning(rt.calendar, [this_year, this_year + 1])
+    if warning:
+        log.warning(warning)
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Logs the failure and tells the person something went wrong, without losing what they entered."""
+    log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == "private":
+        await context.bot.send_message(update.effective_chat.id, context.text(update, "error.generic"))
+
+
+async def on_stale_button(update: Update, context: BotContext) -> None:
+    """Answers a button no handler knows (old, forged, or from before a restart)."""
+    await update.callback_query.answer(context.text(update, "task.wrong_state"), show_alert=True)
+
+
+def register_handlers(application: Application) -> None:
+    # Order matters! Conversations first: inside one, a message belongs to it; outside, to the menu.
+    for handler in start.build():
+        application.add_handler(handler)
+    application.add_handler(register.build())
+    application.add_handler(hotline.build())
+    application.add_handler(task_card.build())
+    application.add_handler(start.build_fallback())
+    application.add_handler(CallbackQueryHandler(on_stale_button))
+    application.add_error_handler(on_error)
+
+
+def build_application(rt: Runtime, *, background_jobs: bool = True) -> Application:
+    """The PTB application; with background_jobs it also runs the dispatcher and the scheduler."""
+    telegram = rt.settings.telegram
+    application = (
+        Application.builder()
+        .token(telegram.token.get_secret_value())
+        .base_url(telegram.base_url)
+        .base_file_url(telegram.base_file_url)
+        .context_types(ContextTypes(context=BotContext))
+        .post_init(_start_background if background_jobs else _prepare)
+        .post_shutdown(_stop_background)
+        .build()
+    )
+    attach_runtime(application, rt)
+    register_handlers(application)
+    return application
+
+
+async def _prepare(application: Application) -> None:
+    await prepare_storage(application.bot_data["runtime"])
+    await application.bot.set_my_commands(
+        [BotCommand("start", "开始 / menu"), BotCommand("help", "帮助 / help"), BotCommand("cancel", "取消 / cancel")]
+    )
+
+
+async def _start_background(application: Application) -> None:
+    rt: Runtime = application.bot_data["runtime"]
+    await _prepare(application)
+    dispatcher = OutboxDispatcher(rt, application.bot)
+    rt.wake_dispatcher = dispatcher.wake
+    scheduler = SchedulerService(rt)
+    application.bot_data["dispatcher"] = dispatcher
+    application.bot_data["scheduler"] = scheduler
+    dispatcher.start()
+    scheduler.start()
+
+
+async def _stop_background(application: Application) -> None:
+    scheduler: SchedulerService | None = application.bot_data.get("scheduler")
+    dispatcher: OutboxDispatcher | None = application.bot_data.get("dispatcher")
+    if scheduler:
+        scheduler.shutdown()
+    if dispatcher:
+        await dispatcher.stop()
+
+
+async def start_polling(application: Application) -> None:
+    """Starts the application as run_polling would, but returns so the caller (a test, the demo) goes on."""
+    rt: Runtime = application.bot_data["runtime"]
+    await application.initialize()
+    if application.post_init:
+        await application.post_init(application)
+    await application.start()
+    await application.updater.start_polling(poll_interval=0, timeout=rt.settings.telegram.poll_timeout_seconds)
+
+
+async def stop_polling(application: Application) -> None:
+    if application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()
+    if application.post_shutdown:
+        await application.post_shutdown(application)
+    await application.shutdown()

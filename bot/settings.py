@@ -1,0 +1,185 @@
+"""Typed settings, loaded once from config.toml and passed down.
+
+Any key can be overridden by an environment variable ``OPENDOOR_<SECTION>__<KEY>``
+(for example ``OPENDOOR_TELEGRAM__TOKEN`` or ``OPENDOOR_DATABASE__URL``), so secrets
+never have to live in the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+ENV_PREFIX = "OPENDOOR_"
+ENV_NESTING = "__"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = REPO_ROOT / "config.toml"
+TELEGRAM_BOT_API = "https://api.telegram.org/bot"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TelegramSettings(Section):
+    token: SecretStr = SecretStr("")
+    base_url: str = TELEGRAM_BOT_API
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    poll_timeout_seconds: int = 30
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite+aiosqlite:///var/opendoor.sqlite3"
+    echo: bool = False
+
+
+class Department(Section):
+    name: str
+    name_en: str
+
+
+class RoutingSettings(Section):
+    # category -> department code
+    departments: dict[str, str]
+    confidence_threshold: float = Field(ge=0, le=1)
+    triage_department: str
+
+
+class LimitSettings(Section):
+    sign_for: int = Field(ge=1)
+    question: int = Field(ge=1)
+    business: int = Field(ge=1)
+    petition: int = Field(ge=1)
+    discipline: int = Field(ge=1)
+    other: int = Field(ge=1)
+
+    def reply_days(self, category: str, kind: str) -> int:
+        """Working days to answer: questions are quick; everything else by category."""
+        if kind == "question" and category == "business":
+            return self.question
+        return getattr(self, category)
+
+
+class CalendarSettings(Section):
+    timezone: str
+    office_start: time
+    office_end: time
+    extra_holidays: list[date] = []
+    extra_workdays: list[date] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SchedulerSettings(Section):
+    sweep_seconds: float = Field(gt=0)
+    reminder_fractions: list[float]
+    dispatcher_idle_seconds: float = Field(gt=0)
+    dispatcher_max_attempts: int = Field(ge=1)
+
+    @field_validator("reminder_fractions")
+    @classmethod
+    def _fractions_inside_limit(cls, value: list[float]) -> list[float]:
+        if any(not 0 < f < 1 for f in value):
+            raise ValueError("reminder fractions must lie strictly between 0 and 1")
+        return sorted(value)
+
+
+class ClassifierSettings(Section):
+    keywords_path: Path
+    userdict_path: Path
+
+
+class TicketSettings(Section):
+    number_prefix: str
+    max_text_chars: int = Field(ge=10)
+
+
+class Settings(Section):
+    telegram: TelegramSettings = TelegramSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    departments: dict[str, Department]
+    routing: RoutingSettings
+    limits: LimitSettings
+    calendar: CalendarSettings
+    scheduler: SchedulerSettings
+    classifier: ClassifierSettings
+    tickets: TicketSettings
+    default_locale: str = "zh"
+
+    @model_validator(mode="after")
+    def _routes_to_known_departments(self) -> "Settings":
+        targets = [*self.routing.departments.values(), self.routing.triage_department]
+        unknown = sorted(set(targets) - set(self.departments))
+        if unknown:
+            raise ValueError(f"routing names departments missing from [departments]: {unknown}")
+        return self
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message tells the operator what to fix."""
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Reads config.toml, applies OPENDOOR_* overrides and validates the result."""
+    path = Path(path or os.environ.get("OPENDOOR_CONFIG") or DEFAULT_CONFIG_PATH)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"配置文件不存在 (config file not found): {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"配置文件格式错误 (invalid TOML) in {path}: {error}") from None
+    _apply_env_overrides(raw, os.environ if environ is None else environ)
+    _resolve_paths(raw, path.parent)
+    try:
+        return Settings.model_validate(raw)
+    except ValueError as error:
+        raise ConfigError(f"配置无效 (invalid configuration) in {path}:\n{error}") from None
+
+
+def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or ENV_NESTING not in name:
+            continue
+        keys = name[len(ENV_PREFIX):].lower().split(ENV_NESTING)
+        target = raw
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+        target[keys[-1]] = _parse_env_value(value)
+
+
+def _parse_env_value(value: str) -> Any:
+    # Lists and numbers arrive as JSON; anything else (tokens, URLs) stays a plain string.
+    if value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            pass
+    return value
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
+    """Makes relative file paths in the config relative to the config file, not the cwd."""
+    classifier = raw.get("classifier", {})
+    for key in ("keywords_path", "userdict_path"):
+        if key in classifier:
+            classifier[key] = str((base / classifier[key]).resolve())
+    database = raw.get("database", {})
+    url = database.get("url", "")
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        database["url"] = prefix + str((base / url[len(prefix):]).resolve())

@@ -1,0 +1,57 @@
+"""The resident's menu, help, and a gentle answer to anything outside a conversation."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.context import BotContext
+
+MENU_HOTLINE = "menu:hotline"
+MENU_HELP = "menu:help"
+
+
+def menu_keyboard(context: BotContext, update: Update) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(context.text(update, "menu.hotline"), callback_data=MENU_HOTLINE)],
+            [InlineKeyboardButton(context.text(update, "menu.help"), callback_data=MENU_HELP)],
+        ]
+    )
+
+
+async def cmd_start(update: Update, context: BotContext) -> None:
+    """Greets the resident and shows the menu."""
+    await update.effective_message.reply_text(
+        context.text(update, "menu.welcome"), reply_markup=menu_keyboard(context, update)
+    )
+
+
+async def cmd_help(update: Update, context: BotContext) -> None:
+    """Explains how the channel works."""
+    await update.effective_message.reply_text(context.text(update, "menu.help_text"))
+
+
+async def on_help_button(update: Update, context: BotContext) -> None:
+    """Answers the help button like /help."""
+    await update.callback_query.answer()
+    await cmd_help(update, context)
+
+
+async def on_stray_message(update: Update, context: BotContext) -> None:
+    """Points anything said outside a conversation back to the menu."""
+    await update.effective_message.reply_text(
+        context.text(update, "menu.unknown"), reply_markup=menu_keyboard(context, update)
+    )
+
+
+def build() -> list:
+    return [
+        CommandHandler("start", cmd_start, filters.ChatType.PRIVATE),
+        CommandHandler("help", cmd_help, filters.ChatType.PRIVATE),
+        CallbackQueryHandler(on_help_button, pattern=f"^{MENU_HELP}$"),
+    ]
+
+
+def build_fallback() -> MessageHandler:
+    return MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, on_stray_message)

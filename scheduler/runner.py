@@ -1,0 +1,45 @@
+"""Runs the periodic sweep with APScheduler; what is due always comes from the database."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from scheduler.sweep import sweep
+from services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class SchedulerService:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def _sweep(self) -> None:
+        try:
+            fired = await sweep(self.rt)
+        except Exception:  # the next sweep retries; a failed one must not stop the schedule
+            log.exception("scheduler sweep failed")
+            return
+        if fired:
+            log.info("scheduler sweep fired %d reminders", fired)
+
+    def start(self) -> None:
+        """Starts sweeping now (to catch up on anything that fell due while we were down), then periodically."""
+        self._scheduler.add_job(
+            self._sweep,
+            "interval",
+            seconds=self.rt.settings.scheduler.sweep_seconds,
+            next_run_time=self.rt.clock.now(),
+            max_instances=1,
+            coalesce=True,
+            id="sweep",
+        )
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)

@@ -1,0 +1,40 @@
+"""Everything a service function needs, built once at start-up and passed down explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.settings import Settings
+from domain.calendar import OfficeHours, WorkingCalendar
+from domain.classifier import KeywordClassifier
+from domain.clock import Clock
+from i18n import Texts
+from storage.database import Database
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    clock: Clock
+    calendar: WorkingCalendar
+    hours: OfficeHours
+    classifier: KeywordClassifier
+    texts: Texts
+    # Called after a commit that queued outgoing messages, so the dispatcher sends them at once.
+    wake_dispatcher: Callable[[], None] = field(default=lambda: None)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.hours.tz)
+
+    def format_moment(self, locale: str, moment: datetime) -> str:
+        return self.local(moment).strftime(self.texts.get(locale, "format.moment"))
+
+    def department_name(self, locale: str, code: str) -> str:
+        department = self.settings.departments[code]
+        return department.name_en if locale == "en" else department.name
