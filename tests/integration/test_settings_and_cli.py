@@ -1,0 +1,106 @@
+"""Configuration and the command line, as an operator meets them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.settings import ConfigError, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+DEV_CORPUS = REPO.parent / "shared" / "corpus" / "dev.jsonl"
+
+
+def test_environment_variables_override_the_config_file() -> None:
+    settings = load_settings(
+        environ={
+            "OPENDOOR_TELEGRAM__TOKEN": "42:secret",
+            "OPENDOOR_LIMITS__BUSINESS": "7",
+            "OPENDOOR_SCHEDULER__REMINDER_FRACTIONS": "[0.25, 0.75]",
+        }
+    )
+    assert settings.telegram.token.get_secret_value() == "42:secret"
+    assert settings.limits.business == 7
+    assert settings.scheduler.reminder_fractions == [0.25, 0.75]
+
+
+def test_the_token_never_shows_in_the_settings_repr() -> None:
+    settings = load_settings(environ={"OPENDOOR_TELEGRAM__TOKEN": "42:secret"})
+    assert "42:secret" not in repr(settings)
+
+
+def test_a_missing_config_file_is_named_in_the_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nowhere.toml"):
+        load_settings(tmp_path / "nowhere.toml", environ={})
+
+
+def test_a_config_routing_to_an_unknown_department_is_refused(tmp_path: Path) -> None:
+    broken = (REPO / "config.toml").read_text(encoding="utf-8").replace('other = "triage" }', 'other = "nowhere" }')
+    path = tmp_path / "config.toml"
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(ConfigError, match="nowhere"):
+        load_settings(path, environ={})
+
+
+def test_questions_get_the_question_limit_and_other_kinds_their_categorys(tmp_path: Path) -> None:
+    limits = load_settings(environ={}).limits
+    assert limits.reply_days("business", "question") == 3
+    assert limits.reply_days("business", "complaint") == 5
+    assert limits.reply_days("discipline", "report") == 15
+
+
+def test_run_without_a_token_explains_how_to_get_one(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    monkeypatch.delenv("OPENDOOR_TELEGRAM__TOKEN", raising=False)
+    assert main(["run"]) == 2
+    error = capsys.readouterr().err
+    assert "@BotFather" in error and "OPENDOOR_TELEGRAM__TOKEN" in error and "make demo" in error
+
+
+def test_invite_prints_a_code_and_how_to_use_it(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("OPENDOOR_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}")
+    assert main(["invite", "--department", "petition", "--expires", "3d"]) == 0
+    out = capsys.readouterr()
+    code = out.out.strip()
+    assert len(code) == 10 and code.isalnum()
+    assert f"/register {code}" in out.err
+
+
+def test_invite_for_an_unknown_department_lists_the_known_ones(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("OPENDOOR_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}")
+    assert main(["invite", "--department", "traffic"]) == 2
+    assert "petition" in capsys.readouterr().err
+
+
+def test_classify_explains_its_decision(capsys) -> None:
+    assert main(["classify", "派出所民警吃拿卡要，还充当保护伞"]) == 0
+    verdict = json.loads(capsys.readouterr().out)
+    assert verdict["category"] == "discipline"
+    assert {"吃拿卡要", "保护伞"} <= set(verdict["deciding_words"])
+    assert 0 < verdict["confidence"] <= 1
+
+
+def test_eval_classifier_reports_a_bad_line_by_number(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "你好", "label": "other"}\n{"text": "缺标签"}\n', encoding="utf-8")
+    assert main(["eval-classifier", str(path)]) == 2
+    assert "bad.jsonl:2" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not DEV_CORPUS.exists(), reason="the shared dev corpus sits beside the repository")
+def test_eval_classifier_measures_the_dev_corpus() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bot", "eval-classifier", str(DEV_CORPUS)],
+        capture_output=True, text=True, cwd=REPO, env={**os.environ}, check=True,
+    )
+    figures = json.loads(completed.stdout)
+    print("\ndev corpus:", json.dumps({k: figures[k] for k in ("n", "accuracy", "macro_f1")}))
+    print("per label:", json.dumps(figures["per_label"], ensure_ascii=False))
+    assert figures["n"] == 240
+    assert set(figures["per_label"]) == {"business", "petition", "discipline", "other"}
+    assert sum(sum(row.values()) for row in figures["confusion"].values()) == 240
