@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
+
+import jieba
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
@@ -23,6 +26,8 @@ from storage.database import Database
 
 log = logging.getLogger(__name__)
 
+# jieba announces every dictionary load at DEBUG level on its own handler.
+jieba.setLogLevel(logging.WARNING)
 # Our conversations are keyed per chat and user on purpose; PTB warns about that choice.
 warnings.filterwarnings("ignore", message=r"If 'per_message=False'", category=PTBUserWarning)
 
@@ -97,7 +102,10 @@ def build_application(rt: Runtime, *, background_jobs: bool = True) -> Applicati
 
 
 async def _prepare(application: Application) -> None:
-    await prepare_storage(application.bot_data["runtime"])
+    rt: Runtime = application.bot_data["runtime"]
+    await prepare_storage(rt)
+    # Loading jieba's dictionary takes about a second: do it now, not while the first resident waits.
+    await asyncio.to_thread(rt.classifier.warm_up)
     await application.bot.set_my_commands(
         [BotCommand("start", "开始 / menu"), BotCommand("help", "帮助 / help"), BotCommand("cancel", "取消 / cancel")]
     )

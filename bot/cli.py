@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("httpx", "jieba", "apscheduler"):
+    for chatty in ("httpx", "apscheduler", "alembic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         settings = load_settings(args.config)

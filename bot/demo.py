@@ -139,7 +139,9 @@ async def _story(t: Transcript, rt: Runtime, clock: FakeClock, api: LocalBotApi)
 
     t.heading("民警收到工单并签收")
     card = await _receive(t, officer)
+    unsigned = card.text
     await _press(t, officer, "签收", card)
+    await api.wait_for(lambda: card.text != unsigned, what="the card to show it is signed for")
     t.receives(officer, card)
     await _receive(t, resident)
 
@@ -164,5 +166,9 @@ async def _story(t: Transcript, rt: Runtime, clock: FakeClock, api: LocalBotApi)
     t.heading(f"工单 {number} 的全过程")
     for entry in await ticket_timeline(rt, number):
         who = entry.officer or {"resident": "群众", "system": "系统"}.get(entry.actor, entry.actor)
-        note = f" — {entry.note}" if entry.note else ""
-        print(f"{rt.format_moment('zh', entry.at)}  {who:<4} {entry.action}{note}")
+        note = entry.note
+        if note in rt.settings.departments:
+            note = rt.department_name("zh", note)
+        note = f" — {note}" if note else ""
+        action = rt.texts.get("zh", f"event.{entry.action}")
+        print(f"{rt.format_moment('zh', entry.at)}  {who:<4} {action}{note}")

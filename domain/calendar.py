@@ -109,6 +109,20 @@ def deadline_after(
     return datetime.combine(due_day, hours.end, tzinfo=hours.tz).astimezone(UTC)
 
 
+def next_office_moment(moment: datetime, calendar: WorkingCalendar, hours: OfficeHours) -> datetime:
+    """`moment` itself when it falls in office hours of a working day, else the next office opening (UTC).
+
+    Reminders wait for the next working morning rather than waking an officer at night.
+    """
+    local = _require_aware(moment).astimezone(hours.tz)
+    day = local.date()
+    if calendar.is_working_day(day) and hours.start <= local.time() <= hours.end:
+        return moment.astimezone(UTC)
+    if not calendar.is_working_day(day) or local.time() > hours.end:
+        day = calendar.next_working_day(day)
+    return datetime.combine(day, hours.start, tzinfo=hours.tz).astimezone(UTC)
+
+
 def coverage_warning(calendar: WorkingCalendar, years: Iterable[int]) -> str | None:
     """A bilingual sentence naming the years without official holiday data, or None when all are covered."""
     uncovered = calendar.uncovered_years(years)

@@ -7,9 +7,15 @@ tests play residents and officers through `SimUser` / `SimChat`::
     async with LocalBotApi(token="123456:TEST") as api:
         app = (Application.builder().token(api.token)
                .base_url(api.base_url).base_file_url(api.base_file_url).build())
+        ...  # start the application polling
         resident = api.user("王女士")
         await resident.send("/start")
-        reply = await resident.next_message()
+        menu = await resident.next_message()      # a BotMessage; .text is the plain text
+        answer = await (await resident.press("签收")).answered()
+        await api.wait_for(lambda: menu.buttons == [], what="the keyboard is gone")
+
+Waiting never sleeps: it is woken by the bot's own calls, with timeouts that
+only guard against failure (`SimChat.expect_no_message` is the one timed wait).
 
 What is faked faithfully:
   * the envelope (`ok`/`result`, `error_code`/`description`, `retry_after`) and

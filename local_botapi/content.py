@@ -18,6 +18,7 @@ from local_botapi.errors import bad_request
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
+_UNPARSABLE_MARKUP = "can't parse reply keyboard markup JSON object"
 
 _SIMPLE_TAGS = {
     "b": "bold",
@@ -224,19 +225,24 @@ def parse_reply_markup(value: Any) -> dict[str, Any] | None:
     """Validates reply_markup like the server does; returns it as a plain dict."""
     if value in (None, ""):
         return None
+    markup = _decoded_markup(value)
+    if "inline_keyboard" in markup:
+        _check_inline_keyboard(markup["inline_keyboard"])
+    elif "keyboard" in markup:
+        markup = {**markup, "keyboard": _normalized_reply_keyboard(markup["keyboard"])}
+    elif not {"remove_keyboard", "force_reply"} & markup.keys():
+        raise bad_request(_UNPARSABLE_MARKUP)
+    return markup
+
+
+def _decoded_markup(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
-            raise bad_request("can't parse reply keyboard markup JSON object") from None
+            raise bad_request(_UNPARSABLE_MARKUP) from None
     if not isinstance(value, dict):
-        raise bad_request("can't parse reply keyboard markup JSON object")
-    if "inline_keyboard" in value:
-        _check_inline_keyboard(value["inline_keyboard"])
-    elif "keyboard" in value:
-        value = {**value, "keyboard": _normalized_reply_keyboard(value["keyboard"])}
-    elif not {"remove_keyboard", "force_reply"} & value.keys():
-        raise bad_request("can't parse reply keyboard markup JSON object")
+        raise bad_request(_UNPARSABLE_MARKUP)
     return value
 
 
@@ -261,7 +267,7 @@ def _check_inline_keyboard(rows: Any) -> None:
 
 def _normalized_reply_keyboard(rows: Any) -> list[list[dict[str, Any]]]:
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise bad_request("can't parse reply keyboard markup JSON object")
+        raise bad_request(_UNPARSABLE_MARKUP)
     return [
         [button if isinstance(button, dict) else {"text": str(button)} for button in row]
         for row in rows

@@ -142,16 +142,15 @@ class BotApiMethods:
     @api_method("sendMessage")
     async def send_message(self, p: Params) -> Any:
         chat = self._writable_chat(p)
-        raw_text = p.text("text") or ""
-        content = self._text_content(raw_text, p.text("parse_mode"), p.json("entities"))
-        message = await self._deliver(chat, "sendMessage", content, p, raw_text=raw_text)
+        content = _text_content(p)
+        message = await self._deliver(chat, "sendMessage", content, p, raw_text=p.text("text"))
         return message.payload
 
     @api_method("sendPhoto")
     async def send_photo(self, p: Params) -> Any:
         chat = self._writable_chat(p)
         photo = self._input_file(p, "photo", kind="photo")
-        content = {"photo": photo.as_photo(), **self._caption_content(p)}
+        content = {"photo": photo.as_photo(), **_caption_content(p)}
         message = await self._deliver(chat, "sendPhoto", content, p, raw_text=p.text("caption"))
         return message.payload
 
@@ -159,7 +158,7 @@ class BotApiMethods:
     async def send_document(self, p: Params) -> Any:
         chat = self._writable_chat(p)
         document = self._input_file(p, "document", kind="document")
-        content = {"document": document.as_document(), **self._caption_content(p)}
+        content = {"document": document.as_document(), **_caption_content(p)}
         message = await self._deliver(chat, "sendDocument", content, p, raw_text=p.text("caption"))
         return message.payload
 
@@ -183,7 +182,7 @@ class BotApiMethods:
             raise bad_request("message can't be copied")
         raw_text = content.get("text", content.get("caption"))
         if p.has("caption") and any(key in content for key in _MEDIA_KEYS):
-            content.update(self._caption_content(p))
+            content.update(_caption_content(p))
             raw_text = p.text("caption")
         message = await self._deliver(
             chat,
@@ -223,16 +222,14 @@ class BotApiMethods:
         message = self._editable_message(p)
         if "text" not in message.payload:
             raise bad_request("there is no text in the message to edit")
-        raw_text = p.text("text") or ""
-        content = self._text_content(raw_text, p.text("parse_mode"), p.json("entities"))
-        return await self._edit(message, content, p, raw_text=raw_text)
+        return await self._edit(message, _text_content(p), p, raw_text=p.text("text"))
 
     @api_method("editMessageCaption")
     async def edit_message_caption(self, p: Params) -> Any:
         message = self._editable_message(p)
         if not any(key in message.payload for key in _MEDIA_KEYS):
             raise bad_request("there is no caption in the message to edit")
-        content = self._caption_content(p)
+        content = _caption_content(p)
         return await self._edit(message, content, p, raw_text=p.text("caption"))
 
     @api_method("editMessageReplyMarkup")
@@ -320,23 +317,6 @@ class BotApiMethods:
             raise forbidden(errors.CANT_INITIATE)
         return chat
 
-    def _text_content(
-        self, raw_text: str, parse_mode: str | None, entities: Any
-    ) -> dict[str, Any]:
-        text, parsed = render_text(raw_text, parse_mode, entities if entities else None)
-        if not text.strip():
-            raise bad_request(errors.MESSAGE_TEXT_IS_EMPTY)
-        if utf16_len(text) > MAX_TEXT_LENGTH:
-            raise bad_request(errors.MESSAGE_IS_TOO_LONG)
-        return {"text": text, "entities": parsed or None}
-
-    def _caption_content(self, p: Params) -> dict[str, Any]:
-        raw = p.text("caption") or ""
-        caption, parsed = render_text(raw, p.text("parse_mode"), p.json("caption_entities"))
-        if utf16_len(caption) > MAX_CAPTION_LENGTH:
-            raise bad_request(errors.CAPTION_IS_TOO_LONG)
-        return {"caption": caption or None, "caption_entities": parsed or None}
-
     def _input_file(self, p: Params, name: str, *, kind: str) -> StoredFile:
         value = p.raw(name)
         if isinstance(value, str) and value.startswith("attach://"):
@@ -384,7 +364,7 @@ class BotApiMethods:
         raw_text: str | None = None,
         copied_from: tuple[int, int] | None = None,
     ) -> BotMessage:
-        reply_markup = parse_reply_markup(p.json("reply_markup"))
+        reply_markup = parse_reply_markup(p.raw("reply_markup"))
         reply_to = self._reply_target(chat, p)
         self.limiter.admit(chat)
         return self.state.store_bot_message(
@@ -423,7 +403,7 @@ class BotApiMethods:
         keep_format: bool = False,
     ) -> Any:
         # Like the real server, an edit without reply_markup removes the inline keyboard.
-        reply_markup = parse_reply_markup(p.json("reply_markup"))
+        reply_markup = parse_reply_markup(p.raw("reply_markup"))
         if reply_markup is not None and "inline_keyboard" not in reply_markup:
             raise bad_request("inline keyboard expected")
         if _is_unchanged(message, content, reply_markup):
@@ -436,6 +416,24 @@ class BotApiMethods:
             reply_markup=reply_markup,
         )
         return message.payload
+
+
+def _text_content(p: Params) -> dict[str, Any]:
+    raw_text = p.text("text") or ""
+    text, entities = render_text(raw_text, p.text("parse_mode"), p.json("entities"))
+    if not text.strip():
+        raise bad_request(errors.MESSAGE_TEXT_IS_EMPTY)
+    if utf16_len(text) > MAX_TEXT_LENGTH:
+        raise bad_request(errors.MESSAGE_IS_TOO_LONG)
+    return {"text": text, "entities": entities or None}
+
+
+def _caption_content(p: Params) -> dict[str, Any]:
+    raw_caption = p.text("caption") or ""
+    caption, entities = render_text(raw_caption, p.text("parse_mode"), p.json("caption_entities"))
+    if utf16_len(caption) > MAX_CAPTION_LENGTH:
+        raise bad_request(errors.CAPTION_IS_TOO_LONG)
+    return {"caption": caption or None, "caption_entities": entities or None}
 
 
 def _without_nones(content: dict[str, Any]) -> dict[str, Any]:

@@ -161,7 +161,7 @@ class SimUser(SimChat):
     async def send_photo(
         self, caption: str | None = None, *, data: bytes = TINY_IMAGE, chat: SimChat | None = None
     ) -> dict[str, Any]:
-        photo = self._state.add_file("photo", data, mime_type="image/jpeg")
+        photo = self._state.add_file("photo", data)
         return await self.send_raw(photo=photo.as_photo(), caption=caption, chat=chat)
 
     async def send_document(

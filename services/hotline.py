@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.calendar import deadline_after
+from domain.calendar import deadline_after, next_office_moment
 from domain.tickets import Action, TicketState, format_number, next_state, reminder_moments, route
 from services.cards import task_card_text, task_keyboard
 from services.outbox import queue_message
@@ -101,7 +101,10 @@ async def _record_submission(
 
 def _reminders_for(rt: Runtime, ticket: TicketRow, now: datetime) -> list[ReminderRow]:
     fractions = rt.settings.scheduler.reminder_fractions
-    moments = reminder_moments(now, ticket.deadline_at, fractions)
+    moments = [
+        next_office_moment(moment, rt.calendar, rt.hours)
+        for moment in reminder_moments(now, ticket.deadline_at, fractions)
+    ]
     reminders = [ReminderRow(ticket_id=ticket.id or 0, kind="remind", due_at=moment) for moment in moments]
     reminders.append(ReminderRow(ticket_id=ticket.id or 0, kind="overdue", due_at=ticket.deadline_at))
     return reminders

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.calendar import OfficeHours, WorkingCalendar, coverage_warning, deadline_after
+from domain.calendar import OfficeHours, WorkingCalendar, coverage_warning, deadline_after, next_office_moment
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ONE_DAY = timedelta(days=1)
@@ -320,3 +320,29 @@ def test_add_working_days_is_monotonic_in_the_start_day(scenario, later_by, n):
 def test_working_days_between_a_day_and_n_working_days_later_is_n(scenario, n):
     calendar, start = scenario
     assert calendar.working_days_between(start, calendar.add_working_days(start, n)) == n
+
+
+# --- office moments: reminders wait for the next working morning ---------------------------------
+
+
+def _shanghai(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+def test_a_moment_inside_office_hours_stays_where_it_is() -> None:
+    moment = _shanghai(2026, 11, 24, 11, 37)
+    assert next_office_moment(moment, WorkingCalendar(), OfficeHours()) == moment
+
+
+def test_a_moment_at_night_waits_for_the_next_working_morning() -> None:
+    assert next_office_moment(_shanghai(2026, 11, 24, 2, 1), WorkingCalendar(), OfficeHours()) == _shanghai(
+        2026, 11, 24, 9, 0
+    )
+    assert next_office_moment(_shanghai(2026, 11, 24, 19, 0), WorkingCalendar(), OfficeHours()) == _shanghai(
+        2026, 11, 25, 9, 0
+    )
+
+
+def test_a_moment_on_a_weekend_waits_for_monday_morning() -> None:
+    saturday_noon = _shanghai(2026, 11, 28, 12, 0)
+    assert next_office_moment(saturday_noon, WorkingCalendar(), OfficeHours()) == _shanghai(2026, 11, 30, 9, 0)

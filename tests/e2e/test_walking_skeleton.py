@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from services.timeline import ticket_timeline
-from tests.conftest import MONDAY_MORNING, LiveBot
+from tests.conftest import SHANGHAI, LiveBot
 
 COMPLAINT = "我去年被人打伤后报了案，派出所一直有案不立，打电话问了好几次也没人管。"
 # 15 working days after Monday 23 November 2026 (the day of receipt does not count), at office end.
 EXPECTED_DEADLINE = "2026年12月14日 18:00"
+
+
+def at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
 
 
 async def test_a_complaint_travels_from_resident_to_officer_and_back_to_closure(live_bot: LiveBot) -> None:
@@ -62,14 +66,19 @@ async def test_a_complaint_travels_from_resident_to_officer_and_back_to_closure(
     signed = await resident.next_message()
     assert signed.text == f"您的工单 {number} 已由法制、控申部门签收，正在办理。"
 
-    # Time passes: reminders at 50% and 80% of the limit, then the overdue notice at the deadline.
-    deadline = MONDAY_MORNING + timedelta(days=21, hours=8)
-    span = deadline - MONDAY_MORNING
-    for fraction in (0.5, 0.8):
-        live_bot.clock.set(MONDAY_MORNING + span * fraction + timedelta(minutes=1))
+    # Time passes. The 50% reminder falls at 02:00 on 4 December and waits for the working morning;
+    # the 80% reminder falls in office hours on 10 December; the overdue notice comes at the deadline.
+    for quiet, due in (
+        (at(2026, 12, 4, 8, 59), at(2026, 12, 4, 9, 0)),
+        (at(2026, 12, 10, 11, 30), at(2026, 12, 10, 11, 37)),
+    ):
+        live_bot.clock.set(quiet)
+        assert await live_bot.sweep() == 0
+        live_bot.clock.set(due)
         assert await live_bot.sweep() == 1
         reminder = await officer.next_message()
         assert reminder.text == f"⏰ 提醒：工单 {number} 的办理期限为 {EXPECTED_DEADLINE}，请抓紧办理。"
+    deadline = at(2026, 12, 14, 18, 0)
     live_bot.clock.set(deadline + timedelta(minutes=1))
     assert await live_bot.sweep() == 1
     overdue = await officer.next_message()

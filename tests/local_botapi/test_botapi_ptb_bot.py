@@ -1,9 +1,21 @@
 """The real python-telegram-bot `Bot` talks to the fake exactly as to Telegram."""
 
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, MessageOriginUser
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MessageOriginUser,
+    ReplyKeyboardMarkup,
+    ReplyParameters,
+)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.request import HTTPXRequest
 
 from local_botapi import LocalBotApi
 
@@ -75,6 +87,62 @@ async def test_editing_a_message_keeps_its_earlier_version(api: LocalBotApi, bot
     assert seen.buttons == []  # An edit without reply_markup drops the keyboard, as on Telegram.
     assert [version.text for version in seen.edits] == ["待签收"]
     assert seen.edits[0].buttons == [["签收", "退回"]]
+
+
+async def test_editing_only_the_keyboard_keeps_the_text(api: LocalBotApi, bot: Bot) -> None:
+    resident = api.user("王女士")
+    sent = await bot.send_message(resident.id, "待签收", reply_markup=SIGN_KEYBOARD)
+
+    await bot.edit_message_reply_markup(resident.id, sent.message_id)
+
+    seen = await resident.next_message()
+    assert (seen.text, seen.buttons) == ("待签收", [])
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_reply_markup(resident.id, sent.message_id)
+
+
+async def test_a_caption_can_be_edited_but_a_text_message_has_none(
+    api: LocalBotApi, bot: Bot
+) -> None:
+    resident = api.user("王女士")
+    photo = await bot.send_photo(
+        resident.id, photo=b"img", caption="<i>现场</i>", parse_mode="HTML"
+    )
+    text = await bot.send_message(resident.id, "文字")
+
+    await bot.edit_message_caption(resident.id, photo.message_id, caption="现场（已处理）")
+
+    seen = await resident.next_message()
+    assert seen.text == "现场（已处理）"
+    assert seen.edits[0].raw_text == "<i>现场</i>"
+    with pytest.raises(BadRequest, match="There is no caption in the message to edit"):
+        await bot.edit_message_caption(resident.id, text.message_id, caption="x")
+
+
+async def test_a_message_with_a_reply_keyboard_cannot_be_edited(
+    api: LocalBotApi, bot: Bot
+) -> None:
+    resident = api.user("王女士")
+    menu = await bot.send_message(
+        resident.id, "请选择", reply_markup=ReplyKeyboardMarkup([["返回"]])
+    )
+
+    with pytest.raises(BadRequest, match="Message can't be edited"):
+        await bot.edit_message_text("新菜单", chat_id=resident.id, message_id=menu.message_id)
+
+
+async def test_a_reply_quotes_the_message_it_answers(api: LocalBotApi, bot: Bot) -> None:
+    resident = api.user("王女士")
+    question = await resident.send("几点上班？")
+
+    reply = await bot.send_message(
+        resident.id, "九点", reply_parameters=ReplyParameters(question["message_id"])
+    )
+
+    assert reply.reply_to_message is not None
+    assert reply.reply_to_message.text == "几点上班？"
+    with pytest.raises(BadRequest, match="Message to be replied not found"):
+        await bot.send_message(resident.id, "?", reply_parameters=ReplyParameters(999))
 
 
 async def test_the_bot_can_answer_a_pressed_button(api: LocalBotApi, bot: Bot) -> None:
@@ -272,7 +340,7 @@ async def test_an_injected_429_arrives_as_retry_after(api: LocalBotApi, bot: Bot
     with pytest.raises(RetryAfter) as caught:
         await bot.send_message(resident.id, "你好")
 
-    assert caught.value.retry_after.total_seconds() == 3
+    assert caught.value.retry_after == timedelta(seconds=3)
     await bot.send_message(resident.id, "你好")  # The fault was for one call only.
     assert [r.status for r in api.calls("sendMessage")] == [429, 200]
     assert api.stats["429"] == 1
@@ -299,10 +367,20 @@ async def test_a_request_the_server_never_answers_times_out(api: LocalBotApi, bo
 
     assert api.stats["timeout"] == 1
     assert resident.messages == []
+    started = time.monotonic()
+    await api.stop()  # The held request must not delay shutdown.
+    assert time.monotonic() - started < 1.0
 
 
-async def test_a_wrong_token_is_an_invalid_token(api: LocalBotApi) -> None:
-    intruder = Bot("654321:WRONG", base_url=api.base_url, base_file_url=api.base_file_url)
+async def test_a_wrong_token_is_an_invalid_token(
+    api: LocalBotApi, plain_http_request: Callable[[], HTTPXRequest]
+) -> None:
+    intruder = Bot(
+        "654321:WRONG",
+        base_url=api.base_url,
+        base_file_url=api.base_file_url,
+        request=plain_http_request(),
+    )
 
     with pytest.raises(InvalidToken):
         await intruder.initialize()

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from datetime import timedelta
 
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
@@ -66,7 +67,7 @@ async def test_a_long_poll_returns_as_soon_as_an_update_is_injected(
 async def test_a_long_poll_without_updates_returns_empty_after_its_timeout(bot: Bot) -> None:
     started = time.monotonic()
 
-    assert await bot.get_updates(timeout=0.2) == ()
+    assert await bot.get_updates(timeout=timedelta(seconds=0.2)) == ()
     assert 0.15 < time.monotonic() - started < 1.0
 
 
