@@ -14,7 +14,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from services.runtime import Runtime
 from storage.models import OutboxRow, TicketEventRow
-from storage.repositories import FAILED, PENDING, SENT, UNDELIVERABLE
+from storage.repositories import FAILED, UNDELIVERABLE
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 300
@@ -93,7 +93,10 @@ class OutboxDispatcher:
         except (NetworkError, TelegramError) as error:
             await self._retry(row, backoff(row.attempts + 1), str(error))
         else:
-            await self._mark_sent(row, message)
+            message_id = message.message_id if isinstance(message, Message) else None
+            async with self.rt.db.unit_of_work() as uow:
+                await uow.outbox.mark_sent(row.id or 0, self.rt.now(), message_id)
+                await uow.commit()
             return 1
         return 0
 
@@ -104,44 +107,24 @@ class OutboxDispatcher:
             kwargs["reply_markup"] = InlineKeyboardMarkup.de_json(kwargs["reply_markup"], self.bot)
         return await getattr(self.bot, _snake_case(method))(**kwargs)
 
-    async def _mark_sent(self, row: OutboxRow, message: Message | None) -> None:
-        async with self.rt.db.unit_of_work() as uow:
-            stored = await uow.outbox.get(row.id or 0)
-            if stored is None:
-                return
-            stored.status, stored.sent_at, stored.attempts = SENT, self.rt.now(), stored.attempts + 1
-            stored.telegram_message_id = message.message_id if isinstance(message, Message) else None
-            uow.session.add(stored)
-            await uow.commit()
-
     async def _retry(self, row: OutboxRow, delay: timedelta, error: str) -> None:
+        if row.attempts + 1 >= self.rt.settings.scheduler.dispatcher_max_attempts:
+            log.error("outbox row %s failed after %d attempts: %s", row.key, row.attempts + 1, error)
+            await self._give_up(row, FAILED, error)
+            return
         async with self.rt.db.unit_of_work() as uow:
-            stored = await uow.outbox.get(row.id or 0)
-            if stored is None:
-                return
-            stored.attempts += 1
-            stored.last_error = error
-            if stored.attempts >= self.rt.settings.scheduler.dispatcher_max_attempts:
-                stored.status = FAILED
-                log.error("outbox row %s failed after %d attempts: %s", row.key, stored.attempts, error)
-            else:
-                stored.status, stored.next_attempt_at = PENDING, self.rt.now() + delay
-            uow.session.add(stored)
+            await uow.outbox.retry_later(row.id or 0, self.rt.now() + delay, error)
             await uow.commit()
 
     async def _give_up(self, row: OutboxRow, status: str, error: str) -> None:
         async with self.rt.db.unit_of_work() as uow:
-            stored = await uow.outbox.get(row.id or 0)
-            if stored is None:
-                return
-            stored.status, stored.last_error, stored.attempts = status, error, stored.attempts + 1
-            uow.session.add(stored)
-            if status == UNDELIVERABLE and stored.ticket_id is not None:
+            await uow.outbox.give_up(row.id or 0, status, error)
+            if status == UNDELIVERABLE and row.ticket_id is not None:
                 # The officer sees on the ticket that the resident did not get this notice.
                 await uow.events.append(
                     TicketEventRow(
-                        ticket_id=stored.ticket_id, at=self.rt.now(), actor="system", action="undeliverable",
-                        note=f"{stored.purpose}: {error}", public=False,
+                        ticket_id=row.ticket_id, at=self.rt.now(), actor="system", action="undeliverable",
+                        note=f"{row.purpose}: {error}", public=False,
                     )
                 )
             await uow.commit()

@@ -221,5 +221,19 @@ class OutboxRepository(_Repository):
     async def get(self, row_id: int) -> OutboxRow | None:
         return await self.session.get(OutboxRow, row_id)
 
+    async def _settle(self, row_id: int, **values: Any) -> None:
+        await self.session.exec(
+            update(OutboxRow).where(col(OutboxRow.id) == row_id).values(attempts=col(OutboxRow.attempts) + 1, **values)
+        )
+
+    async def mark_sent(self, row_id: int, now: datetime, telegram_message_id: int | None) -> None:
+        await self._settle(row_id, status=SENT, sent_at=now, telegram_message_id=telegram_message_id)
+
+    async def retry_later(self, row_id: int, at: datetime, error: str) -> None:
+        await self._settle(row_id, next_attempt_at=at, last_error=error)
+
+    async def give_up(self, row_id: int, status: str, error: str) -> None:
+        await self._settle(row_id, status=status, last_error=error)
+
     async def all(self) -> Sequence[OutboxRow]:
         return (await self.session.exec(select(OutboxRow).order_by(col(OutboxRow.id)))).all()
