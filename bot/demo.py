@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -148,10 +148,10 @@ async def _story(t: Transcript, rt: Runtime, clock: FakeClock, api: LocalBotApi)
     t.heading("时限临近与超期")
     async with rt.db.unit_of_work() as uow:
         ticket = await uow.tickets.by_number(number)
-    received, deadline = ticket.received_at, ticket.deadline_at  # type: ignore[union-attr]
-    for fraction in rt.settings.scheduler.reminder_fractions:
-        await _jump(t, rt, clock, received + (deadline - received) * fraction + timedelta(minutes=1), officer)
-    await _jump(t, rt, clock, deadline + timedelta(minutes=1), officer)
+        # The reminders the ticket got at dispatch, then the overdue notice at the deadline.
+        schedule = [r.due_at for r in await uow.reminders.due(ticket.deadline_at) if r.ticket_id == ticket.id]  # type: ignore[union-attr]
+    for moment in schedule:
+        await _jump(t, rt, clock, moment, officer)
 
     t.heading("民警答复并办结")
     await _press(t, officer, "回复", card)
