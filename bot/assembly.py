@@ -68,7 +68,7 @@ async def on_error(update: object, context: BotContext) -> None:
 
 async def on_stale_button(update: Update, context: BotContext) -> None:
     """Answers a button no handler knows (old, forged, or from before a restart)."""
-    await update.callback_query.answer(context.text(update, "task.wrong_state"), show_alert=True)
+    await update.callback_query.answer(context.text(update, "error.stale_button"), show_alert=True)
 
 
 def register_handlers(application: Application) -> None:

@@ -117,3 +117,67 @@ async def test_a_complaint_travels_from_resident_to_officer_and_back_to_closure(
     assert timeline[-1].officer == "李警官" and timeline[-1].note == result
     public = await ticket_timeline(live_bot.rt, number, public_only=True)
     assert [entry.action for entry in public] == ["submitted", "dispatched", "signed", "answered", "closed"]
+
+
+async def test_a_button_nobody_knows_any_more_says_so_instead_of_acting(live_bot: LiveBot) -> None:
+    resident = live_bot.api.user("王女士")
+    await resident.send("/start")
+    menu = await resident.next_message()
+    answer = await (await resident.press_data("hotline:confirm", message=menu)).answered()
+    assert answer.text == "这个按钮已失效，请发送 /start 重新开始。" and answer.show_alert
+
+
+async def test_a_forged_task_button_from_a_resident_is_refused(live_bot: LiveBot) -> None:
+    officer = await live_bot.register_officer("李警官", "petition")
+    resident = live_bot.api.user("王女士")
+    await resident.send("/start")
+    menu = await resident.next_message()
+    answer = await (await resident.press_data("task:sign:1", message=menu)).answered()
+    assert answer.text == "您不是已登记的民警，无法操作工单。"
+    assert officer.messages[1:] == []
+
+
+async def test_the_english_locale_follows_telegrams_language(live_bot: LiveBot) -> None:
+    visitor = live_bot.api.user("Alice", language_code="en-GB")
+    await visitor.send("/start")
+    menu = await visitor.next_message()
+    assert menu.text.startswith("Hello, this is the Open-Door channel")
+    assert ["📝 Report a problem"] in menu.buttons
+
+
+async def test_a_text_outside_any_conversation_points_back_to_the_menu(live_bot: LiveBot) -> None:
+    resident = live_bot.api.user("王女士")
+    await resident.send("你好")
+    reply = await resident.next_message()
+    assert reply.text == "请点下方菜单开始，或发送 /start。"
+    assert ["📝 我要反映"] in reply.buttons
+
+
+async def test_a_resident_can_edit_the_description_before_confirming(live_bot: LiveBot) -> None:
+    resident = live_bot.api.user("王女士")
+    await resident.send("/report")
+    await resident.next_message()
+    await resident.press("咨询")
+    await resident.next_message()
+    await resident.send("身份证丢了怎么补办")
+    await resident.next_message()
+    await resident.press("✏️ 修改")
+    assert (await resident.next_message()).text == "请重新发送完整的内容："
+    await resident.send("身份证丢了怎么补办？需要带什么材料？")
+    summary = await resident.next_message()
+    assert summary.text.endswith("内容：身份证丢了怎么补办？需要带什么材料？")
+    await resident.press("✖️ 取消")
+    assert (await resident.next_message()).text.startswith("已取消，没有提交任何内容")
+
+
+async def test_an_over_long_description_is_refused_and_the_kind_is_kept(live_bot: LiveBot) -> None:
+    resident = live_bot.api.user("王女士")
+    await resident.send("/report")
+    await resident.next_message()
+    await resident.press("建议")
+    await resident.next_message()
+    await resident.send("长" * 2001)
+    assert (await resident.next_message()).text.startswith("内容太长了（最多 2000 字）")
+    await resident.send("建议在地铁站附近增加夜间巡逻。")
+    summary = await resident.next_message()
+    assert summary.text.startswith("请确认您要提交的内容：\n类型：建议")
