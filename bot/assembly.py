@@ -17,7 +17,7 @@ from bot.settings import Settings
 from domain.calendar import OfficeHours, WorkingCalendar, coverage_warning
 from domain.classifier import KeywordClassifier
 from domain.clock import Clock, SystemClock
-from handlers import hotline, register, start, task_card
+from handlers import hotline, register, start, survey, task_card
 from i18n import Texts
 from scheduler.dispatcher import OutboxDispatcher
 from scheduler.runner import SchedulerService
@@ -78,6 +78,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(register.build())
     application.add_handler(hotline.build())
     application.add_handler(task_card.build())
+    application.add_handler(survey.build())
     application.add_handler(start.build_fallback())
     application.add_handler(CallbackQueryHandler(on_stale_button))
     application.add_error_handler(on_error)

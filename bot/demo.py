@@ -19,6 +19,7 @@ from bot.settings import Settings
 from domain.clock import FakeClock
 from local_botapi import BotMessage, LocalBotApi, SimUser
 from scheduler.sweep import sweep
+from services.deadlines import Reminder
 from services.officers import create_invite
 from services.runtime import Runtime
 from services.timeline import ticket_timeline
@@ -149,7 +150,11 @@ async def _story(t: Transcript, rt: Runtime, clock: FakeClock, api: LocalBotApi)
     async with rt.db.unit_of_work() as uow:
         ticket = await uow.tickets.by_number(number)
         # The reminders the ticket got at dispatch, then the overdue notice at the deadline.
-        schedule = [r.due_at for r in await uow.reminders.due(ticket.deadline_at) if r.ticket_id == ticket.id]  # type: ignore[union-attr]
+        schedule = [
+            r.due_at
+            for r in await uow.reminders.due(ticket.deadline_at)  # type: ignore[union-attr]
+            if r.ticket_id == ticket.id and r.kind in (Reminder.REMIND, Reminder.OVERDUE)  # type: ignore[union-attr]
+        ]
     for moment in schedule:
         await _jump(t, rt, clock, moment, officer)
 

@@ -12,10 +12,12 @@ import os
 import tomllib
 from datetime import date, time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from domain.limits import WorkLimit
 
 ENV_PREFIX = "OPENDOOR_"
 ENV_NESTING = "__"
@@ -52,19 +54,19 @@ class RoutingSettings(Section):
     triage_department: str
 
 
-class LimitSettings(Section):
-    sign_for: int = Field(ge=1)
-    question: int = Field(ge=1)
-    business: int = Field(ge=1)
-    petition: int = Field(ge=1)
-    discipline: int = Field(ge=1)
-    other: int = Field(ge=1)
+Limit = Annotated[WorkLimit, BeforeValidator(WorkLimit.parse)]
 
-    def reply_days(self, category: str, kind: str) -> int:
-        """Working days to answer: questions are quick; everything else by category."""
-        if kind == "question" and category == "business":
-            return self.question
-        return getattr(self, category)
+
+class LimitSettings(Section):
+    sign_for: Limit
+    reply: dict[str, Limit]
+    by_kind: dict[str, Limit] = {}
+    reopen_fraction: float = Field(gt=0, le=1)
+    reopen_minimum: Limit
+
+    def reply_limit(self, category: str, kind: str) -> WorkLimit:
+        """The most specific limit: "category.kind", then the kind alone, then the category."""
+        return self.by_kind.get(f"{category}.{kind}") or self.by_kind.get(kind) or self.reply[category]
 
 
 class CalendarSettings(Section):
@@ -86,6 +88,7 @@ class CalendarSettings(Section):
 
 
 class SchedulerSettings(Section):
+    escalate_after_days: int = Field(ge=1)
     sweep_seconds: float = Field(gt=0)
     reminder_fractions: list[float]
     dispatcher_idle_seconds: float = Field(gt=0)
@@ -97,6 +100,18 @@ class SchedulerSettings(Section):
         if any(not 0 < f < 1 for f in value):
             raise ValueError("reminder fractions must lie strictly between 0 and 1")
         return sorted(value)
+
+
+class SurveySettings(Section):
+    send_at: time
+    reminder_after_days: int = Field(ge=1)
+    unanswered_after_days: int = Field(ge=1)
+
+
+class DigestSettings(Section):
+    send_at: time
+    working_days_only: bool
+    due_soon_hours: int = Field(ge=1)
 
 
 class ClassifierSettings(Section):
@@ -117,6 +132,8 @@ class Settings(Section):
     limits: LimitSettings
     calendar: CalendarSettings
     scheduler: SchedulerSettings
+    survey: SurveySettings
+    digest: DigestSettings
     classifier: ClassifierSettings
     tickets: TicketSettings
     default_locale: str = "zh"
@@ -127,6 +144,9 @@ class Settings(Section):
         unknown = sorted(set(targets) - set(self.departments))
         if unknown:
             raise ValueError(f"routing names departments missing from [departments]: {unknown}")
+        missing = sorted(set(self.routing.departments) - set(self.limits.reply))
+        if missing:
+            raise ValueError(f"[limits] reply has no limit for categories: {missing}")
         return self
 
 

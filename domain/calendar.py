@@ -123,6 +123,21 @@ def next_office_moment(moment: datetime, calendar: WorkingCalendar, hours: Offic
     return datetime.combine(day, hours.start, tzinfo=hours.tz).astimezone(UTC)
 
 
+def add_working_hours(start: datetime, hours: float, calendar: WorkingCalendar, office: OfficeHours) -> datetime:
+    """The moment `hours` of office time after `start`, counting only office hours of working days (UTC)."""
+    remaining = timedelta(hours=hours)
+    if remaining < timedelta(0):
+        raise ValueError("working hours must not be negative")
+    position = next_office_moment(start, calendar, office).astimezone(office.tz)
+    while True:
+        closing = datetime.combine(position.date(), office.end, tzinfo=office.tz)
+        if remaining <= closing - position:
+            return (position + remaining).astimezone(UTC)
+        remaining -= closing - position
+        opening_day = calendar.next_working_day(position.date())
+        position = datetime.combine(opening_day, office.start, tzinfo=office.tz)
+
+
 def coverage_warning(calendar: WorkingCalendar, years: Iterable[int]) -> str | None:
     """A bilingual sentence naming the years without official holiday data, or None when all are covered."""
     uncovered = calendar.uncovered_years(years)

@@ -18,6 +18,8 @@ class TicketState(StrEnum):
     SIGNED = "signed"
     ANSWERED = "answered"
     CLOSED = "closed"
+    REOPENED = "reopened"
+    SURVEYED = "surveyed"
 
 
 class TicketKind(StrEnum):
@@ -34,13 +36,24 @@ class Action(StrEnum):
     SIGN = "signed"
     REPLY = "answered"
     CLOSE = "closed"
+    SURVEY = "surveyed"
+    REOPEN = "reopened"
     REMIND = "reminded"
     OVERDUE = "overdue"
 
 
 OPEN_STATES = frozenset(
-    {TicketState.SUBMITTED, TicketState.TRIAGE, TicketState.DISPATCHED, TicketState.SIGNED, TicketState.ANSWERED}
+    {
+        TicketState.SUBMITTED,
+        TicketState.TRIAGE,
+        TicketState.DISPATCHED,
+        TicketState.SIGNED,
+        TicketState.ANSWERED,
+        TicketState.REOPENED,
+    }
 )
+# Waiting to be signed for: nobody is responsible yet.
+UNSIGNED_STATES = frozenset({TicketState.TRIAGE, TicketState.DISPATCHED})
 
 _TRANSITIONS: dict[tuple[TicketState, Action], TicketState] = {
     (TicketState.SUBMITTED, Action.DISPATCH): TicketState.DISPATCHED,
@@ -51,7 +64,30 @@ _TRANSITIONS: dict[tuple[TicketState, Action], TicketState] = {
     (TicketState.ANSWERED, Action.REPLY): TicketState.ANSWERED,
     (TicketState.SIGNED, Action.CLOSE): TicketState.CLOSED,
     (TicketState.ANSWERED, Action.CLOSE): TicketState.CLOSED,
+    (TicketState.CLOSED, Action.SURVEY): TicketState.SURVEYED,
+    (TicketState.CLOSED, Action.REOPEN): TicketState.REOPENED,
+    (TicketState.REOPENED, Action.REPLY): TicketState.ANSWERED,
+    (TicketState.REOPENED, Action.CLOSE): TicketState.CLOSED,
 }
+
+
+class SurveyAnswer(StrEnum):
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    UNSATISFIED = "unsatisfied"
+
+
+class SurveyOutcome(StrEnum):
+    THANKED = "thanked"
+    REOPENED = "reopened"
+    ESCALATED = "escalated"
+
+
+def survey_outcome(answer: SurveyAnswer, reopen_count: int) -> SurveyOutcome:
+    """不满意 reopens the ticket once for the same department; a second 不满意 goes to the supervisors."""
+    if answer != SurveyAnswer.UNSATISFIED:
+        return SurveyOutcome.THANKED
+    return SurveyOutcome.REOPENED if reopen_count == 0 else SurveyOutcome.ESCALATED
 
 
 class TicketRuleError(Exception):

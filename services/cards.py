@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from domain.tickets import TicketState
+from services.outbox import queue_message
 from services.runtime import Runtime
-from storage.models import TicketRow
+from storage.database import UnitOfWork
+from storage.models import OfficerRow, TicketRow
 
 CALLBACK_PREFIX = "task"
 
@@ -26,7 +29,7 @@ def parse_callback(data: str) -> tuple[str, int] | None:
 def _buttons_for(state: str) -> list[str]:
     if state in (TicketState.DISPATCHED, TicketState.TRIAGE):
         return ["sign"]
-    if state in (TicketState.SIGNED, TicketState.ANSWERED):
+    if state in (TicketState.SIGNED, TicketState.ANSWERED, TicketState.REOPENED):
         return ["reply", "close"]
     return []
 
@@ -42,11 +45,13 @@ def task_keyboard(rt: Runtime, locale: str, ticket: TicketRow) -> dict[str, Any]
     return {"inline_keyboard": [row]}
 
 
-def task_card_text(rt: Runtime, locale: str, ticket: TicketRow, responsible: str | None = None) -> str:
+def task_card_text(
+    rt: Runtime, locale: str, ticket: TicketRow, responsible: str | None = None, *, title: str = "card.title"
+) -> str:
     texts = rt.texts
     words = "、".join(ticket.deciding_words) or texts.get(locale, "card.no_words")
     lines = [
-        texts.get(locale, "card.title", number=ticket.number),
+        texts.get(locale, title, number=ticket.number),
         texts.get(locale, "card.kind", kind=texts.get(locale, f"kind.{ticket.kind}")),
         texts.get(
             locale,
@@ -62,3 +67,20 @@ def task_card_text(rt: Runtime, locale: str, ticket: TicketRow, responsible: str
         lines.append(texts.get(locale, "card.responsible", name=responsible))
     lines += ["", texts.get(locale, "card.content"), ticket.text]
     return "\n".join(lines)
+
+
+async def queue_task_cards(
+    rt: Runtime, uow: UnitOfWork, ticket: TicketRow, officers: Iterable[OfficerRow], *, title: str = "card.title"
+) -> None:
+    """Sends the ticket's card to each officer, once per occasion (dispatch, each reopen)."""
+    for officer in officers:
+        await queue_message(
+            uow,
+            key=f"card:{ticket.id}:{ticket.reopen_count}:{officer.id}",
+            chat_id=officer.chat_id,
+            text=task_card_text(rt, officer.locale, ticket, title=title),
+            reply_markup=task_keyboard(rt, officer.locale, ticket),
+            purpose="task_card",
+            ticket_id=ticket.id,
+            now=rt.now(),
+        )

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.calendar import deadline_after, next_office_moment
-from domain.tickets import Action, TicketState, format_number, next_state, reminder_moments, route
-from services.cards import task_card_text, task_keyboard
-from services.outbox import queue_message
+from domain.tickets import Action, TicketState, format_number, next_state, route
+from services.cards import queue_task_cards
+from services.deadlines import schedule_handling
 from services.runtime import Runtime
 from storage.database import UnitOfWork
-from storage.models import ReminderRow, TicketEventRow, TicketRow
+from storage.models import TicketEventRow, TicketRow
 
 
 @dataclass(frozen=True)
@@ -51,8 +50,8 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
         rt.settings.routing.triage_department,
         rt.settings.routing.confidence_threshold,
     )
-    days = rt.settings.limits.reply_days(verdict.category, submission.kind)
-    deadline = deadline_after(now, days, rt.calendar, rt.hours)
+    limit = rt.settings.limits.reply_limit(verdict.category, submission.kind)
+    deadline = limit.due_after(now, rt.calendar, rt.hours)
     async with rt.db.unit_of_work() as uow:
         resident = await uow.residents.upsert(submission.telegram_user_id, submission.chat_id, submission.locale, now)
         sequence = await uow.tickets.next_sequence(rt.local(now).strftime("%Y%m%d"))
@@ -67,6 +66,7 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
                 category=verdict.category,
                 confidence=verdict.confidence,
                 deciding_words=list(verdict.deciding_words),
+                scores=dict(verdict.scores),
                 state=next_state(TicketState.SUBMITTED, action),
                 department_code=routing.department,
                 received_at=now,
@@ -74,8 +74,8 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
             )
         )
         await _record_submission(uow, ticket, action, now, verdict.deciding_words)
-        await uow.reminders.add_all(_reminders_for(rt, ticket, now))
-        await _queue_task_cards(rt, uow, ticket, now)
+        await schedule_handling(rt, uow, ticket, now)
+        await queue_task_cards(rt, uow, ticket, await uow.officers.active_in(ticket.department_code))
         await uow.commit()
     rt.wake_dispatcher()
     return Accepted(ticket.number, ticket.department_code, deadline, routing.needs_triage)
@@ -97,28 +97,3 @@ async def _record_submission(
             ticket_id=ticket_id, at=now, actor="system", action=action, note=ticket.department_code, public=True
         )
     )
-
-
-def _reminders_for(rt: Runtime, ticket: TicketRow, now: datetime) -> list[ReminderRow]:
-    fractions = rt.settings.scheduler.reminder_fractions
-    moments = [
-        next_office_moment(moment, rt.calendar, rt.hours)
-        for moment in reminder_moments(now, ticket.deadline_at, fractions)
-    ]
-    reminders = [ReminderRow(ticket_id=ticket.id or 0, kind="remind", due_at=moment) for moment in moments]
-    reminders.append(ReminderRow(ticket_id=ticket.id or 0, kind="overdue", due_at=ticket.deadline_at))
-    return reminders
-
-
-async def _queue_task_cards(rt: Runtime, uow: UnitOfWork, ticket: TicketRow, now: datetime) -> None:
-    for officer in await uow.officers.active_in(ticket.department_code):
-        await queue_message(
-            uow,
-            key=f"card:{ticket.id}:{officer.id}",
-            chat_id=officer.chat_id,
-            text=task_card_text(rt, officer.locale, ticket),
-            reply_markup=task_keyboard(rt, officer.locale, ticket),
-            purpose="task_card",
-            ticket_id=ticket.id,
-            now=now,
-        )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from services.runtime import Runtime
 from storage.database import UnitOfWork
-from storage.models import OutboxRow
+from storage.models import OutboxRow, TicketRow
 from storage.repositories import PENDING
 
 
@@ -37,3 +38,24 @@ async def queue_message(
         next_attempt_at=now,
     )
     return await uow.outbox.enqueue(row)
+
+
+async def notify_resident(
+    uow: UnitOfWork, rt: Runtime, ticket: TicketRow, key: str, text_key: str, *, reply_markup: dict[str, Any] | None = None, **params: str
+) -> None:
+    """Queues a notice to the ticket's resident, in their language."""
+    resident = await uow.residents.get(ticket.resident_id)
+    if resident is None:
+        return
+    department = rt.department_name(resident.locale, ticket.department_code)
+    text = rt.texts.get(resident.locale, text_key, number=ticket.number, department=department, **params)
+    await queue_message(
+        uow,
+        key=key,
+        chat_id=resident.chat_id,
+        text=text,
+        purpose=text_key,
+        ticket_id=ticket.id,
+        now=rt.now(),
+        reply_markup=reply_markup,
+    )

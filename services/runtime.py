@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.settings import Settings
-from domain.calendar import OfficeHours, WorkingCalendar
+from domain.calendar import OfficeHours, WorkingCalendar, next_office_moment
 from domain.classifier import KeywordClassifier
 from domain.clock import Clock
 from i18n import Texts
@@ -28,6 +28,9 @@ class Runtime:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def next_office_moment(self, moment: datetime) -> datetime:
+        return next_office_moment(moment, self.calendar, self.hours)
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.hours.tz)

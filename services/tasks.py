@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.tickets import Action, InvalidTransition, ResultRequired, TicketState, check_closable, next_state
-from services.outbox import queue_message
+from domain.tickets import OPEN_STATES, Action, InvalidTransition, ResultRequired, TicketState, check_closable, next_state
+from services.deadlines import schedule_survey
+from services.outbox import notify_resident
 from services.runtime import Runtime
 from storage.database import UnitOfWork
 from storage.models import OfficerRow, TicketEventRow, TicketRow
@@ -40,7 +41,7 @@ async def _authorised(uow: UnitOfWork, ticket_id: int, telegram_user_id: int) ->
 
 
 def _refusal_for_state(ticket: TicketRow, officer: OfficerRow) -> TaskRefused:
-    if ticket.state == TicketState.CLOSED:
+    if TicketState(ticket.state) not in OPEN_STATES:
         return TaskRefused("task.already_closed")
     if ticket.responsible_officer_id not in (None, officer.id):
         return TaskRefused("task.taken")
@@ -65,19 +66,8 @@ async def _record(uow: UnitOfWork, rt: Runtime, ticket: TicketRow, officer: Offi
     return event.id or 0
 
 
-async def _notify_resident(uow: UnitOfWork, rt: Runtime, ticket: TicketRow, key: str, text_key: str, **params: str) -> None:
-    resident = await uow.residents.get(ticket.resident_id)
-    if resident is None:
-        return
-    department = rt.department_name(resident.locale, ticket.department_code)
-    text = rt.texts.get(resident.locale, text_key, number=ticket.number, department=department, **params)
-    await queue_message(
-        uow, key=key, chat_id=resident.chat_id, text=text, purpose=text_key, ticket_id=ticket.id, now=rt.now()
-    )
-
-
 def _require_responsible(ticket: TicketRow, officer: OfficerRow) -> None:
-    if ticket.state == TicketState.CLOSED:
+    if TicketState(ticket.state) not in OPEN_STATES:
         raise TaskRefused("task.already_closed")
     if ticket.responsible_officer_id != officer.id:
         raise TaskRefused("task.not_responsible")
@@ -89,7 +79,7 @@ async def sign_for(rt: Runtime, ticket_id: int, telegram_user_id: int) -> TaskOu
         ticket, officer = await _authorised(uow, ticket_id, telegram_user_id)
         await _move(uow, ticket, officer, Action.SIGN, responsible_officer_id=officer.id)
         await _record(uow, rt, ticket, officer, Action.SIGN, None)
-        await _notify_resident(uow, rt, ticket, f"signed:{ticket.id}", "notice.signed")
+        await notify_resident(uow, rt, ticket, f"signed:{ticket.id}:{ticket.reopen_count}", "notice.signed")
         await uow.commit()
     rt.wake_dispatcher()
     return TaskOutcome(ticket, officer)
@@ -113,7 +103,7 @@ async def reply_to_resident(rt: Runtime, ticket_id: int, telegram_user_id: int, 
         _require_responsible(ticket, officer)
         await _move(uow, ticket, officer, Action.REPLY)
         event_id = await _record(uow, rt, ticket, officer, Action.REPLY, reply)
-        await _notify_resident(uow, rt, ticket, f"reply:{ticket.id}:{event_id}", "notice.reply", reply=reply)
+        await notify_resident(uow, rt, ticket, f"reply:{ticket.id}:{event_id}", "notice.reply", reply=reply)
         await uow.commit()
     rt.wake_dispatcher()
     return TaskOutcome(ticket, officer)
@@ -132,7 +122,10 @@ async def close_ticket(rt: Runtime, ticket_id: int, telegram_user_id: int, resul
         await _move(uow, ticket, officer, Action.CLOSE, closed_at=now, result=cleaned)
         await _record(uow, rt, ticket, officer, Action.CLOSE, cleaned)
         await uow.reminders.finish_all_for(ticket.id or 0, now)
-        await _notify_resident(uow, rt, ticket, f"closed:{ticket.id}", "notice.closed", result=cleaned)
+        await schedule_survey(rt, uow, ticket, now)
+        await notify_resident(
+            uow, rt, ticket, f"closed:{ticket.id}:{ticket.reopen_count}", "notice.closed", result=cleaned
+        )
         await uow.commit()
     rt.wake_dispatcher()
     return TaskOutcome(ticket, officer)

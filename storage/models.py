@@ -89,6 +89,11 @@ class TicketRow(SQLModel, table=True):
     deadline_at: datetime = _moment()
     closed_at: Optional[datetime] = _moment(default=None, nullable=True)
     result: Optional[str] = None
+    reopen_count: int = 0
+    survey_result: Optional[str] = Field(default=None, max_length=20)
+    surveyed_at: Optional[datetime] = _moment(default=None, nullable=True)
+    scores: Optional[dict[str, float]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    classifier_version: Optional[str] = Field(default=None, max_length=40)
 
 
 class TicketEventRow(SQLModel, table=True):

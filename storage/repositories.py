@@ -80,6 +80,14 @@ class OfficerRepository(_Repository):
         )
         return (await self.session.exec(query)).all()
 
+    async def active_with_role(self, role: str) -> Sequence[OfficerRow]:
+        query = (
+            select(OfficerRow)
+            .where(OfficerRow.role == role, col(OfficerRow.active).is_(True))
+            .order_by(col(OfficerRow.id))
+        )
+        return (await self.session.exec(query)).all()
+
     async def add(self, officer: OfficerRow) -> OfficerRow:
         self.session.add(officer)
         await self.session.flush()
@@ -143,9 +151,47 @@ class TicketRepository(_Repository):
     async def count(self) -> int:
         return (await self.session.exec(select(func.count()).select_from(TicketRow))).one()
 
+    async def count_received(self, start: datetime, end: datetime) -> int:
+        query = select(func.count()).where(col(TicketRow.received_at) >= start, col(TicketRow.received_at) < end)
+        return (await self.session.exec(query)).one()
+
+    async def open_due_before(self, states: Iterable[str], moment: datetime, limit: int = 50) -> Sequence[TicketRow]:
+        """Open tickets whose deadline is before `moment`, most overdue first."""
+        query = (
+            select(TicketRow)
+            .where(col(TicketRow.state).in_(list(states)), col(TicketRow.deadline_at) < moment)
+            .order_by(col(TicketRow.deadline_at))
+            .limit(limit)
+        )
+        return (await self.session.exec(query)).all()
+
+    async def count_open_due_between(self, states: Iterable[str], start: datetime, end: datetime) -> int:
+        query = select(func.count()).where(
+            col(TicketRow.state).in_(list(states)), col(TicketRow.deadline_at) >= start, col(TicketRow.deadline_at) < end
+        )
+        return (await self.session.exec(query)).one()
+
+    async def count_open(self, states: Iterable[str]) -> int:
+        query = select(func.count()).where(col(TicketRow.state).in_(list(states)))
+        return (await self.session.exec(query)).one()
+
+    async def survey_results_between(self, start: datetime, end: datetime) -> dict[str, int]:
+        query = (
+            select(TicketRow.survey_result, func.count())
+            .where(col(TicketRow.surveyed_at) >= start, col(TicketRow.surveyed_at) < end)
+            .group_by(TicketRow.survey_result)
+        )
+        return {result: count for result, count in (await self.session.exec(query)).all() if result}
+
 
 class EventRepository(_Repository):
     """Append-only: events are never changed or deleted."""
+
+    async def count_between(self, action: str, start: datetime, end: datetime) -> int:
+        query = select(func.count()).where(
+            TicketEventRow.action == action, col(TicketEventRow.at) >= start, col(TicketEventRow.at) < end
+        )
+        return (await self.session.exec(query)).one()
 
     async def append(self, event: TicketEventRow) -> None:
         self.session.add(event)
@@ -192,17 +238,33 @@ class ReminderRepository(_Repository):
 class OutboxRepository(_Repository):
     async def enqueue(self, row: OutboxRow) -> bool:
         """Adds a message unless one with the same key exists (each notice is sent once)."""
-        existing = await self.session.exec(select(OutboxRow.id).where(OutboxRow.key == row.key))
-        if existing.first() is not None:
+        if await self.has_key(row.key):
             return False
         self.session.add(row)
         await self.session.flush()
         return True
 
+    async def has_key(self, key: str) -> bool:
+        return (await self.session.exec(select(OutboxRow.id).where(OutboxRow.key == key))).first() is not None
+
     async def due(self, now: datetime, limit: int = 100) -> Sequence[OutboxRow]:
         query = (
             select(OutboxRow)
             .where(OutboxRow.status == PENDING, col(OutboxRow.next_attempt_at) <= now)
+            .order_by(col(OutboxRow.id))
+            .limit(limit)
+        )
+        return (await self.session.exec(query)).all()
+
+    async def pending_after(self, after_id: int, limit: int = 200) -> Sequence[OutboxRow]:
+        """Pending rows with an id above `after_id`, in id order, due or not.
+
+        The dispatcher pages through the queue with this. It must see a chat's rows that are not due
+        yet as well: they keep that chat's later rows behind them, so a chat's messages never overtake.
+        """
+        query = (
+            select(OutboxRow)
+            .where(OutboxRow.status == PENDING, col(OutboxRow.id) > after_id)
             .order_by(col(OutboxRow.id))
             .limit(limit)
         )

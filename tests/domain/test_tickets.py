@@ -6,12 +6,15 @@ from domain.tickets import (
     Action,
     InvalidTransition,
     ResultRequired,
+    SurveyAnswer,
+    SurveyOutcome,
     TicketState,
     check_closable,
     format_number,
     next_state,
     reminder_moments,
     route,
+    survey_outcome,
 )
 
 DEPARTMENTS = {"business": "business", "petition": "petition", "discipline": "discipline", "other": "triage"}
@@ -84,3 +87,28 @@ def test_reminders_fall_at_the_given_fractions_of_the_limit() -> None:
 def test_no_reminders_when_the_deadline_is_already_past() -> None:
     start = datetime(2026, 11, 23, 2, tzinfo=UTC)
     assert reminder_moments(start, start, [0.5]) == []
+
+
+def test_a_closed_ticket_is_surveyed_or_reopened() -> None:
+    assert next_state(TicketState.CLOSED, Action.SURVEY) == TicketState.SURVEYED
+    assert next_state(TicketState.CLOSED, Action.REOPEN) == TicketState.REOPENED
+
+
+def test_a_reopened_ticket_is_answered_and_closed_again_by_its_officer() -> None:
+    assert next_state(TicketState.REOPENED, Action.REPLY) == TicketState.ANSWERED
+    assert next_state(TicketState.REOPENED, Action.CLOSE) == TicketState.CLOSED
+
+
+def test_a_surveyed_ticket_cannot_be_reopened() -> None:
+    with pytest.raises(InvalidTransition):
+        next_state(TicketState.SURVEYED, Action.REOPEN)
+
+
+@pytest.mark.parametrize("answer", [SurveyAnswer.SATISFIED, SurveyAnswer.BASICALLY_SATISFIED])
+def test_a_satisfied_resident_is_thanked(answer: SurveyAnswer) -> None:
+    assert survey_outcome(answer, reopen_count=0) == SurveyOutcome.THANKED
+
+
+def test_the_first_unsatisfied_answer_reopens_and_the_second_escalates() -> None:
+    assert survey_outcome(SurveyAnswer.UNSATISFIED, reopen_count=0) == SurveyOutcome.REOPENED
+    assert survey_outcome(SurveyAnswer.UNSATISFIED, reopen_count=1) == SurveyOutcome.ESCALATED

@@ -21,12 +21,12 @@ def test_environment_variables_override_the_config_file() -> None:
     settings = load_settings(
         environ={
             "OPENDOOR_TELEGRAM__TOKEN": "42:secret",
-            "OPENDOOR_LIMITS__BUSINESS": "7",
+            "OPENDOOR_LIMITS__REPLY__BUSINESS": "7d",
             "OPENDOOR_SCHEDULER__REMINDER_FRACTIONS": "[0.25, 0.75]",
         }
     )
     assert settings.telegram.token.get_secret_value() == "42:secret"
-    assert settings.limits.business == 7
+    assert str(settings.limits.reply["business"]) == "7d"
     assert settings.scheduler.reminder_fractions == [0.25, 0.75]
 
 
@@ -48,11 +48,22 @@ def test_a_config_routing_to_an_unknown_department_is_refused(tmp_path: Path) ->
         load_settings(path, environ={})
 
 
-def test_questions_get_the_question_limit_and_other_kinds_their_categorys(tmp_path: Path) -> None:
+def test_questions_get_the_question_limit_and_other_kinds_their_categorys() -> None:
     limits = load_settings(environ={}).limits
-    assert limits.reply_days("business", "question") == 3
-    assert limits.reply_days("business", "complaint") == 5
-    assert limits.reply_days("discipline", "report") == 15
+    assert str(limits.reply_limit("business", "question")) == "3d"
+    assert str(limits.reply_limit("business", "complaint")) == "5d"
+    assert str(limits.reply_limit("discipline", "report")) == "15d"
+
+
+def test_a_limit_for_one_category_and_kind_wins_over_the_kind_alone() -> None:
+    limits = load_settings(environ={"OPENDOOR_LIMITS__BY_KIND": '{"question": "3d", "business.report": "8h"}'}).limits
+    assert str(limits.reply_limit("business", "report")) == "8h"
+    assert str(limits.reply_limit("petition", "report")) == "15d"
+
+
+def test_an_unreadable_limit_in_the_config_is_refused_with_an_example() -> None:
+    with pytest.raises(ConfigError, match="5d"):
+        load_settings(environ={"OPENDOOR_LIMITS__SIGN_FOR": "one day"})
 
 
 def test_run_without_a_token_explains_how_to_get_one(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:

@@ -75,26 +75,35 @@ async def test_reminders_fire_once_across_repeated_sweeps_and_a_restart(
 ) -> None:
     await officer_of(runtime, "petition", 501)
     accepted = await submit_ticket(runtime, submission())
-    clock.set(accepted.deadline_at + timedelta(hours=1))  # the bot was down across all three moments
-    assert await sweep(runtime) == 3
+    clock.set(accepted.deadline_at + timedelta(hours=1))  # the bot was down across all four moments
+    assert await sweep(runtime) == 4
     assert await sweep(runtime) == 0
     restarted = build_runtime(settings, clock)
     await prepare_storage(restarted)
     assert await sweep(restarted) == 0
     await restarted.db.dispose()
     notices = [text for chat, text in await outbox_texts(runtime) if chat == 501 and not text.startswith("📋")]
-    assert [text[:2] for text in notices] == ["⏰ ", "⏰ ", "⚠️"]
+    assert [text.split("，")[0] for text in notices] == [
+        f"⏰ 工单 {accepted.number} 派单后尚未签收",
+        f"⏰ 提醒：工单 {accepted.number} 的办理期限为 2026年12月14日 18:00",
+        f"⏰ 提醒：工单 {accepted.number} 的办理期限为 2026年12月14日 18:00",
+        f"⚠️ 催办：工单 {accepted.number} 已超过办理期限（2026年12月14日 18:00）",
+    ]
 
 
-async def test_a_closed_ticket_gets_no_more_reminders(runtime: Runtime, clock: FakeClock) -> None:
+async def test_a_closed_ticket_gets_no_more_reminders_only_its_survey(runtime: Runtime, clock: FakeClock) -> None:
     officer = await officer_of(runtime, "petition", 501)
     accepted = await submit_ticket(runtime, submission())
     async with runtime.db.unit_of_work() as uow:
         ticket = await uow.tickets.by_number(accepted.number)
     await sign_for(runtime, ticket.id, officer)
     await close_ticket(runtime, ticket.id, officer, "已受理并告知。")
-    clock.set(accepted.deadline_at + timedelta(days=1))
-    assert await sweep(runtime) == 0
+    clock.set(accepted.deadline_at + timedelta(days=5))
+    assert await sweep(runtime) == 1
+    officer_notices = [text for chat, text in await outbox_texts(runtime) if chat == officer]
+    assert [text[:1] for text in officer_notices] == ["📋"]
+    survey = [text for chat, text in await outbox_texts(runtime) if chat == 1001][-1]
+    assert survey.startswith(f"您的工单 {accepted.number} 已办结。请对办理结果作出评价")
 
 
 async def test_the_overdue_notice_also_reaches_the_department_head(runtime: Runtime, clock: FakeClock) -> None:

@@ -1,0 +1,73 @@
+"""Charts rendered on the server (no internet, no browser): PNG bytes from plain figures.
+
+Chinese labels need a CJK font; where none is installed (e.g. `apt-get install fonts-wqy-microhei`
+adds one) the labels fall back to English instead of rendering as empty boxes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+)
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    day: date
+    received: int
+    closed: int
+
+
+@cache
+def cjk_font() -> str | None:
+    """The first installed font that can draw Chinese, if any."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
+
+
+def trend_chart(days: Sequence[DayCounts], *, chinese: bool) -> bytes:
+    """Grouped bars of tickets received and closed per day, as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    font = cjk_font() if chinese else None
+    labels = (
+        ("近7日受理与办结", "受理", "办结", "件") if font else ("Received and closed, last 7 days", "received", "closed", "tickets")
+    )
+    title, received_label, closed_label, unit = labels
+    figure = Figure(figsize=(6.4, 3.6), dpi=100)
+    axes = figure.subplots()
+    positions = range(len(days))
+    width = 0.38
+    axes.bar([p - width / 2 for p in positions], [d.received for d in days], width, label=received_label, color="#2f6db5")
+    axes.bar([p + width / 2 for p in positions], [d.closed for d in days], width, label=closed_label, color="#3a9d5d")
+    axes.set_xticks(list(positions), [d.day.strftime("%m-%d") for d in days])
+    axes.set_ylabel(unit)
+    axes.set_title(title)
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.legend(frameon=False)
+    axes.spines[["top", "right"]].set_visible(False)
+    if font:
+        for text in [axes.title, axes.yaxis.label, *axes.get_legend().get_texts()]:
+            text.set_fontfamily(font)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

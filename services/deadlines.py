@@ -1,0 +1,68 @@
+"""The reminder rows a ticket gets: when it is dispatched or reopened, and when it is closed.
+
+They are rows, not timers, so the scheduler finds them again after any restart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from domain.calendar import deadline_after, next_office_moment
+from domain.tickets import UNSIGNED_STATES, TicketState, reminder_moments
+from services.runtime import Runtime
+from storage.database import UnitOfWork
+from storage.models import ReminderRow, TicketRow
+
+
+class Reminder:
+    SIGN_FOR = "sign_for"
+    REMIND = "remind"
+    OVERDUE = "overdue"
+    ESCALATE = "escalate"
+    SURVEY = "survey"
+    SURVEY_REMINDER = "survey_reminder"
+    SURVEY_EXPIRED = "survey_expired"
+
+
+async def schedule_handling(rt: Runtime, uow: UnitOfWork, ticket: TicketRow, start: datetime) -> None:
+    """Sign-for reminder, progress reminders, the overdue notice and the escalation to supervisors."""
+    office = rt.next_office_moment
+    rows: list[tuple[str, datetime]] = []
+    if TicketState(ticket.state) in UNSIGNED_STATES:
+        rows.append((Reminder.SIGN_FOR, rt.settings.limits.sign_for.due_after(start, rt.calendar, rt.hours)))
+    fractions = rt.settings.scheduler.reminder_fractions
+    rows += [(Reminder.REMIND, office(moment)) for moment in reminder_moments(start, ticket.deadline_at, fractions)]
+    rows.append((Reminder.OVERDUE, ticket.deadline_at))
+    escalate_days = rt.settings.scheduler.escalate_after_days
+    rows.append((Reminder.ESCALATE, deadline_after(ticket.deadline_at, escalate_days, rt.calendar, rt.hours)))
+    await uow.reminders.add_all(ReminderRow(ticket_id=ticket.id or 0, kind=kind, due_at=due) for kind, due in rows)
+
+
+def _working_day_at(rt: Runtime, after: datetime, working_days: int, at: time) -> datetime:
+    day = rt.calendar.add_working_days(rt.local(after).date(), working_days)
+    return datetime.combine(day, at, tzinfo=rt.hours.tz)
+
+
+async def schedule_survey(rt: Runtime, uow: UnitOfWork, ticket: TicketRow, closed_at: datetime) -> None:
+    """The survey goes out on the next working day after closure, at the configured time."""
+    due = _working_day_at(rt, closed_at, 1, rt.settings.survey.send_at)
+    await uow.reminders.add_all([ReminderRow(ticket_id=ticket.id or 0, kind=Reminder.SURVEY, due_at=due)])
+
+
+async def schedule_survey_follow_ups(rt: Runtime, uow: UnitOfWork, ticket: TicketRow, sent_at: datetime) -> None:
+    """One reminder, then 未回访 if the resident never answers."""
+    survey = rt.settings.survey
+    await uow.reminders.add_all(
+        [
+            ReminderRow(
+                ticket_id=ticket.id or 0,
+                kind=Reminder.SURVEY_REMINDER,
+                due_at=_working_day_at(rt, sent_at, survey.reminder_after_days, survey.send_at),
+            ),
+            ReminderRow(
+                ticket_id=ticket.id or 0,
+                kind=Reminder.SURVEY_EXPIRED,
+                due_at=_working_day_at(rt, sent_at, survey.unanswered_after_days, survey.send_at),
+            ),
+        ]
+    )
