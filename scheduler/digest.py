@@ -11,7 +11,7 @@ from domain.statistics import satisfaction_rate
 from domain.tickets import OPEN_STATES, Action
 from reports.charts import DayCounts, trend_chart
 from services.outbox import queue_message
-from services.recipients import supervisors
+from services.recipients import Recipients
 from services.runtime import Runtime
 from storage.database import UnitOfWork
 from storage.models import OutboxRow, TicketRow
@@ -45,7 +45,8 @@ async def queue_digest_if_due(rt: Runtime) -> bool:
     if settings.working_days_only and not rt.calendar.is_working_day(today):
         return False
     async with rt.db.unit_of_work() as uow:
-        waiting = [s for s in await supervisors(uow) if not await uow.outbox.has_key(_key(today, s.id, "text"))]
+        everyone = await Recipients(uow).supervisors()
+        waiting = [s for s in everyone if not await uow.outbox.has_key(_key(today, s.id, "text"))]
         if not waiting:
             return False
         figures = await _figures(rt, uow, today)

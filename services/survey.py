@@ -15,7 +15,7 @@ from domain.tickets import Action, SurveyAnswer, SurveyOutcome, TicketState, nex
 from services.cards import queue_task_cards
 from services.deadlines import schedule_handling
 from services.outbox import notify_resident, queue_message
-from services.recipients import handlers_of, supervisors
+from services.recipients import Recipients
 from services.runtime import Runtime
 from storage.database import UnitOfWork
 from storage.models import TicketEventRow, TicketRow
@@ -84,7 +84,9 @@ async def answer_survey(rt: Runtime, ticket_id: int, telegram_user_id: int, answ
             if not moved:
                 raise SurveyRefused("survey.already")
             if outcome == SurveyOutcome.ESCALATED:
-                await escalate_to_supervisors(rt, uow, ticket, "notice.survey_escalated", f"survey:{ticket_id}")
+                await escalate_to_supervisors(
+                    rt, uow, Recipients(uow), ticket, "notice.survey_escalated", f"survey:{ticket_id}"
+                )
         await uow.commit()
     rt.wake_dispatcher()
     return SurveyResult(outcome, ticket.number, ticket.deadline_at if outcome == SurveyOutcome.REOPENED else None)
@@ -108,13 +110,15 @@ async def _reopen(rt: Runtime, uow: UnitOfWork, ticket: TicketRow, now: datetime
         )
     )
     await schedule_handling(rt, uow, ticket, now)
-    officers = await handlers_of(uow, ticket)
+    officers = await Recipients(uow).handlers_of(ticket)
     await queue_task_cards(rt, uow, ticket, officers, title="card.reopened_title")
 
 
-async def escalate_to_supervisors(rt: Runtime, uow: UnitOfWork, ticket: TicketRow, text_key: str, key: str) -> None:
+async def escalate_to_supervisors(
+    rt: Runtime, uow: UnitOfWork, recipients: Recipients, ticket: TicketRow, text_key: str, key: str
+) -> None:
     """督办: every active supervisor is told, and the ticket's history says so."""
-    for supervisor in await supervisors(uow):
+    for supervisor in await recipients.supervisors():
         await queue_message(
             uow,
             key=f"escalate:{key}:{supervisor.id}",

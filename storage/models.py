@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, TypeDecorator
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, TypeDecorator, text
 from sqlmodel import Field, SQLModel
 
 
@@ -122,7 +122,15 @@ class ReminderRow(SQLModel, table=True):
     """Something the scheduler must do at a moment: remind, declare overdue."""
 
     __tablename__ = "reminders"
-    __table_args__ = (Index("ix_reminders_pending", "done_at", "due_at"),)
+    # Partial: only what is still to do, ordered by when. Id look-ups then stay on the primary key.
+    __table_args__ = (
+        Index(
+            "ix_reminders_pending",
+            "due_at",
+            sqlite_where=text("done_at IS NULL"),
+            postgresql_where=text("done_at IS NULL"),
+        ),
+    )
     id: Optional[int] = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="tickets.id", index=True)
     kind: str = Field(max_length=20)

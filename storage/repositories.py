@@ -131,6 +131,10 @@ class TicketRepository(_Repository):
     async def get(self, ticket_id: int) -> TicketRow | None:
         return await self.session.get(TicketRow, ticket_id)
 
+    async def get_many(self, ticket_ids: Iterable[int]) -> dict[int, TicketRow]:
+        query = select(TicketRow).where(col(TicketRow.id).in_(list(set(ticket_ids))))
+        return {ticket.id or 0: ticket for ticket in (await self.session.exec(query)).all()}
+
     async def by_number(self, number: str) -> TicketRow | None:
         return (await self.session.exec(select(TicketRow).where(TicketRow.number == number))).first()
 
@@ -193,9 +197,11 @@ class EventRepository(_Repository):
         )
         return (await self.session.exec(query)).one()
 
-    async def append(self, event: TicketEventRow) -> None:
+    async def append(self, event: TicketEventRow, *, flush: bool = True) -> None:
+        """Adds the event; flush=False leaves the INSERT to the commit when nobody needs its id."""
         self.session.add(event)
-        await self.session.flush()
+        if flush:
+            await self.session.flush()
 
     async def timeline(self, ticket_id: int, *, public_only: bool = False) -> Sequence[TicketEventRow]:
         query = select(TicketEventRow).where(TicketEventRow.ticket_id == ticket_id)
@@ -218,20 +224,23 @@ class ReminderRepository(_Repository):
         )
         return (await self.session.exec(query)).all()
 
-    async def finish(self, reminder_id: int, now: datetime) -> bool:
-        """Marks a reminder done unless another sweep already did (so it fires once)."""
+    async def finish(self, reminder_ids: Sequence[int], now: datetime) -> set[int]:
+        """Marks reminders done unless another sweep already did; returns those this call finished."""
         result = await self.session.exec(
             update(ReminderRow)
-            .where(col(ReminderRow.id) == reminder_id, col(ReminderRow.done_at).is_(None))
+            .where(col(ReminderRow.id).in_(reminder_ids), col(ReminderRow.done_at).is_(None))
             .values(done_at=now)
+            .returning(col(ReminderRow.id))
+            .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1
+        return set(result.scalars().all())
 
     async def finish_all_for(self, ticket_id: int, now: datetime) -> None:
         await self.session.exec(
             update(ReminderRow)
             .where(col(ReminderRow.ticket_id) == ticket_id, col(ReminderRow.done_at).is_(None))
             .values(done_at=now)
+            .execution_options(synchronize_session=False)
         )
 
 

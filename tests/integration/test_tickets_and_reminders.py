@@ -200,3 +200,12 @@ async def test_migrations_build_the_schema_from_empty_and_take_it_down_again(tmp
         remaining = set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
     assert remaining <= {"alembic_version"}
     await db.dispose()
+
+
+async def test_after_a_long_outage_every_due_reminder_fires_in_one_sweep(runtime: Runtime, clock: FakeClock, monkeypatch) -> None:
+    monkeypatch.setattr("scheduler.sweep.SWEEP_BATCH", 3)  # smaller batches than the work waiting
+    await officer_of(runtime, "petition", 501)
+    accepted = [await submit_ticket(runtime, submission(user=1000 + n)) for n in range(3)]
+    clock.set(accepted[0].deadline_at + timedelta(hours=1))
+    assert await sweep(runtime) == 12  # 4 per ticket: sign-for, two reminders, overdue
+    assert await sweep(runtime) == 0

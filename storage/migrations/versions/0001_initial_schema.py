@@ -133,7 +133,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('reminders', schema=None) as batch_op:
-        batch_op.create_index('ix_reminders_pending', ['done_at', 'due_at'], unique=False)
+        batch_op.create_index(
+            'ix_reminders_pending', ['due_at'], unique=False,
+            sqlite_where=sa.text('done_at IS NULL'), postgresql_where=sa.text('done_at IS NULL'),
+        )
         batch_op.create_index(batch_op.f('ix_reminders_ticket_id'), ['ticket_id'], unique=False)
 
     op.create_table('ticket_events',
