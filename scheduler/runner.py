@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -33,7 +33,8 @@ class SchedulerService:
             self._sweep,
             "interval",
             seconds=self.rt.settings.scheduler.sweep_seconds,
-            next_run_time=self.rt.clock.now(),
+            # APScheduler keeps real time; what is due is decided by the injected clock inside sweep().
+            next_run_time=datetime.now(UTC),
             max_instances=1,
             coalesce=True,
             id="sweep",

@@ -85,6 +85,8 @@ async def live_bot(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveBot]:
             OPENDOOR_TELEGRAM__BASE_URL=api.base_url,
             OPENDOOR_TELEGRAM__BASE_FILE_URL=api.base_file_url,
             OPENDOOR_TELEGRAM__POLL_TIMEOUT_SECONDS="10",
+            # Tests sweep explicitly after moving the clock; the periodic sweep only runs at start-up.
+            OPENDOOR_SCHEDULER__SWEEP_SECONDS="86400",
         )
         rt = build_runtime(settings, clock)
         application = build_application(rt)

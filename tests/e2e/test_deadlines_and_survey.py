@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.assembly import build_application, build_runtime, start_polling, stop_polling
 from local_botapi import SimUser
+from scheduler.sweep import sweep
 from services.hotline import Submission, submit_ticket
 from services.tasks import close_ticket, sign_for
 from tests.conftest import SHANGHAI, LiveBot
@@ -175,3 +177,27 @@ async def test_supervisors_get_a_daily_digest_with_a_chart_once_a_working_day(li
     assert "在办 1 件，其中超期 1 件" in overdue
     assert f"• {number}｜法制、控申部门｜期限 2026年12月14日 18:00" in overdue
     assert officer.messages and not any((m.text or "").startswith("📊") for m in officer.messages)
+
+
+async def test_a_restart_in_the_middle_of_a_reminder_schedule_loses_and_repeats_nothing(live_bot: LiveBot) -> None:
+    officer = await live_bot.register_officer("李警官", "petition")
+    resident = live_bot.api.user("王女士")
+    ticket_id, number = await submit(live_bot, resident)
+    await sign_for(live_bot.rt, ticket_id, officer.id)
+    await sweep_at(live_bot, at(2026, 12, 4, 9, 0))  # the 50% reminder
+    assert (await next_starting(officer, "⏰ 提醒")).startswith(f"⏰ 提醒：工单 {number}")
+
+    # The bot goes down; the 80% reminder and the deadline pass while it is away.
+    await stop_polling(live_bot.application)
+    live_bot.clock.set(at(2026, 12, 15, 9, 0))
+    restarted = build_runtime(live_bot.rt.settings, live_bot.clock)
+    application = build_application(restarted)
+    await start_polling(application)  # its first sweep runs at start-up and catches up
+    try:
+        late = [await officer.next_message(), await officer.next_message()]
+        assert [m.text[:5] for m in late] == ["⏰ 提醒：", "⚠️ 催办"]
+        assert await sweep(restarted) == 0
+        await officer.expect_no_message()
+    finally:
+        await stop_polling(application)
+        await restarted.db.dispose()
