@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from domain.calendar import deadline_after, next_office_moment
+from domain.calendar import deadline_after
 from domain.tickets import UNSIGNED_STATES, TicketState, reminder_moments
 from services.runtime import Runtime
 from storage.database import UnitOfWork
-from storage.models import ReminderRow, TicketRow
+from storage.models import ReminderRow, TicketEventRow, TicketRow
 
 
 class Reminder:
@@ -22,6 +22,9 @@ class Reminder:
     SURVEY = "survey"
     SURVEY_REMINDER = "survey_reminder"
     SURVEY_EXPIRED = "survey_expired"
+
+
+HANDLING_REMINDERS = (Reminder.SIGN_FOR, Reminder.REMIND, Reminder.OVERDUE, Reminder.ESCALATE)
 
 
 async def schedule_handling(rt: Runtime, uow: UnitOfWork, ticket: TicketRow, start: datetime) -> None:
@@ -65,4 +68,29 @@ async def schedule_survey_follow_ups(rt: Runtime, uow: UnitOfWork, ticket: Ticke
                 due_at=_working_day_at(rt, sent_at, survey.unanswered_after_days, survey.send_at),
             ),
         ]
+    )
+
+
+async def move_deadline(
+    rt: Runtime, uow: UnitOfWork, ticket: TicketRow, new_deadline: datetime, *, officer_id: int | None, reason: str
+) -> None:
+    """Moves the deadline (an approved extension) and replaces the pending reminders.
+
+    The event keeps both deadlines, so the history shows what was promised first.
+    """
+    old_deadline = ticket.deadline_at
+    if not await uow.tickets.move(ticket.id or 0, ticket.state, deadline_at=new_deadline):
+        raise ValueError(f"ticket {ticket.number} changed while its deadline was being moved")
+    await uow.reminders.finish_all_for(ticket.id or 0, rt.now(), kinds=HANDLING_REMINDERS)
+    await schedule_handling(rt, uow, ticket, rt.now())
+    await uow.events.append(
+        TicketEventRow(
+            ticket_id=ticket.id or 0,
+            at=rt.now(),
+            actor="officer" if officer_id else "system",
+            actor_officer_id=officer_id,
+            action="extended",
+            note=f"{old_deadline.isoformat()} → {new_deadline.isoformat()}: {reason}",
+            public=True,
+        )
     )

@@ -235,13 +235,12 @@ class ReminderRepository(_Repository):
         )
         return set(result.scalars().all())
 
-    async def finish_all_for(self, ticket_id: int, now: datetime) -> None:
-        await self.session.exec(
-            update(ReminderRow)
-            .where(col(ReminderRow.ticket_id) == ticket_id, col(ReminderRow.done_at).is_(None))
-            .values(done_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    async def finish_all_for(self, ticket_id: int, now: datetime, kinds: Iterable[str] | None = None) -> None:
+        """Finishes the ticket's pending reminders (of the given kinds only, when given)."""
+        query = update(ReminderRow).where(col(ReminderRow.ticket_id) == ticket_id, col(ReminderRow.done_at).is_(None))
+        if kinds is not None:
+            query = query.where(col(ReminderRow.kind).in_(list(kinds)))
+        await self.session.exec(query.values(done_at=now).execution_options(synchronize_session=False))
 
 
 class OutboxRepository(_Repository):

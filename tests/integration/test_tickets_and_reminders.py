@@ -10,10 +10,12 @@ from sqlalchemy import inspect
 from bot.assembly import build_runtime, prepare_storage
 from domain.clock import FakeClock
 from scheduler.sweep import sweep
+from services.deadlines import move_deadline
 from services.hotline import Submission, TextTooLong, submit_ticket
 from services.officers import RegistrationRefused, create_invite, register_officer
 from services.runtime import Runtime
 from services.tasks import TaskRefused, close_ticket, sign_for
+from services.timeline import ticket_timeline
 from storage.database import Database
 from tests.conftest import MONDAY_MORNING
 
@@ -209,3 +211,29 @@ async def test_after_a_long_outage_every_due_reminder_fires_in_one_sweep(runtime
     clock.set(accepted[0].deadline_at + timedelta(hours=1))
     assert await sweep(runtime) == 12  # 4 per ticket: sign-for, two reminders, overdue
     assert await sweep(runtime) == 0
+
+
+async def test_an_extension_moves_the_reminders_and_the_history_keeps_both_deadlines(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    officer = await officer_of(runtime, "petition", 501)
+    accepted = await submit_ticket(runtime, submission())
+    async with runtime.db.unit_of_work() as uow:
+        ticket = await uow.tickets.by_number(accepted.number)
+    await sign_for(runtime, ticket.id, officer)
+    extended = accepted.deadline_at + timedelta(days=7)
+    async with runtime.db.unit_of_work() as uow:
+        ticket = await uow.tickets.get(ticket.id)
+        await move_deadline(runtime, uow, ticket, extended, officer_id=1, reason="需调取外地监控")
+        await uow.commit()
+    clock.set(accepted.deadline_at + timedelta(hours=1))  # the old deadline passes: nothing overdue
+    notices_before = len(await outbox_texts(runtime))
+    await sweep(runtime)
+    assert not any(text.startswith("⚠️") for _, text in (await outbox_texts(runtime))[notices_before:])
+    clock.set(extended + timedelta(minutes=1))
+    await sweep(runtime)
+    assert any(text.startswith("⚠️ 催办") for _, text in await outbox_texts(runtime))
+    timeline = await ticket_timeline(runtime, accepted.number)
+    extension = next(entry for entry in timeline if entry.action == "extended")
+    assert accepted.deadline_at.isoformat() in extension.note and extended.isoformat() in extension.note
+    assert extension.note.endswith("需调取外地监控")
