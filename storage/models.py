@@ -94,6 +94,13 @@ class TicketRow(SQLModel, table=True):
     surveyed_at: Optional[datetime] = _moment(default=None, nullable=True)
     scores: Optional[dict[str, float]] = Field(default=None, sa_column=Column(JSON, nullable=True))
     classifier_version: Optional[str] = Field(default=None, max_length=40)
+    # Contact choice: "real_name" or "anonymous"; a phone only when the resident shared it.
+    contact_mode: str = Field(default="real_name", max_length=20)
+    contact_name: Optional[str] = None
+    contact_phone: Optional[str] = Field(default=None, max_length=40)
+    # The business unit routed to, and a unit the text names (never shown a discipline ticket about it).
+    unit_code: Optional[str] = Field(default=None, max_length=40)
+    named_unit: Optional[str] = Field(default=None, max_length=40)
 
 
 class TicketEventRow(SQLModel, table=True):
@@ -157,3 +164,86 @@ class OutboxRow(SQLModel, table=True):
     sent_at: Optional[datetime] = _moment(default=None, nullable=True)
     telegram_message_id: Optional[int] = Field(default=None, sa_type=BigInteger)
     last_error: Optional[str] = None
+
+
+class CorrectionRow(SQLModel, table=True):
+    """An officer's routing correction (转派, triage, 退单): what the classifier should learn from."""
+
+    __tablename__ = "corrections"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    text: str
+    predicted_category: str = Field(max_length=20)
+    corrected_category: str = Field(max_length=20)
+    from_department: str = Field(max_length=40)
+    to_department: str = Field(max_length=40)
+    source: str = Field(max_length=20)
+    officer_id: Optional[int] = Field(default=None, foreign_key="officers.id")
+    at: datetime = _moment()
+
+
+class ExtensionRequestRow(SQLModel, table=True):
+    __tablename__ = "extension_requests"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    officer_id: int = Field(foreign_key="officers.id")
+    working_days: int
+    reason: str
+    requested_at: datetime = _moment()
+    status: str = Field(max_length=20)
+    decided_by_officer_id: Optional[int] = Field(default=None, foreign_key="officers.id")
+    decided_at: Optional[datetime] = _moment(default=None, nullable=True)
+
+
+class DepartmentGroupRow(SQLModel, table=True):
+    """A department's group chat, where its task cards are posted too."""
+
+    __tablename__ = "department_groups"
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    department_code: str = Field(foreign_key="departments.code", index=True)
+    bound_by_officer_id: int = Field(foreign_key="officers.id")
+    bound_at: datetime = _moment()
+
+
+class BotStateRow(SQLModel, table=True):
+    """Conversation states and user/chat data, so a restart or another process loses no conversation."""
+
+    __tablename__ = "bot_state"
+    namespace: str = Field(primary_key=True, max_length=60)
+    key: str = Field(primary_key=True, max_length=120)
+    value: Any = Field(sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _moment()
+
+
+class AttachmentRow(SQLModel, table=True):
+    """A photo, document or location a resident attached; files stay on Telegram, we keep their ids."""
+
+    __tablename__ = "attachments"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    kind: str = Field(max_length=20)
+    file_id: Optional[str] = None
+    file_unique_id: Optional[str] = None
+    file_name: Optional[str] = None
+    mime_type: Optional[str] = Field(default=None, max_length=100)
+    file_size: Optional[int] = None
+    caption: Optional[str] = None
+    latitude: Optional[float] = None
+    longitude: Optional[float] = None
+    source_chat_id: int = Field(sa_type=BigInteger)
+    source_message_id: int = Field(sa_type=BigInteger)
+    added_at: datetime = _moment()
+
+
+class AppraisalRow(SQLModel, table=True):
+    """开门评警: a resident's rating of a unit, with optional scores and comment."""
+
+    __tablename__ = "appraisals"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    resident_id: int = Field(foreign_key="residents.id", index=True)
+    unit_code: str = Field(max_length=40, index=True)
+    rating: str = Field(max_length=20)
+    scores: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    comment: Optional[str] = None
+    ticket_id: Optional[int] = Field(default=None, foreign_key="tickets.id")
+    created_at: datetime = _moment()
