@@ -17,7 +17,7 @@ from bot.settings import Settings
 from domain.calendar import OfficeHours, WorkingCalendar, coverage_warning
 from domain.classifier import KeywordClassifier
 from domain.clock import Clock, SystemClock
-from handlers import hotline, register, start, survey, task_card
+from handlers import desk, hotline, register, resident_replies, start, survey, task_card
 from i18n import Texts
 from scheduler.dispatcher import OutboxDispatcher
 from scheduler.runner import SchedulerService
@@ -42,7 +42,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         clock=clock or SystemClock(),
         calendar=calendar,
         hours=OfficeHours(start=settings.calendar.office_start, end=settings.calendar.office_end, tz=settings.calendar.zone),
-        classifier=KeywordClassifier.from_files(settings.classifier.keywords_path, settings.classifier.userdict_path),
+        classifier=settings.classifier.build_classifier(),
         texts=Texts.load(settings.default_locale),
     )
 
@@ -72,13 +72,18 @@ async def on_stale_button(update: Update, context: BotContext) -> None:
 
 
 def register_handlers(application: Application) -> None:
-    # Order matters! Conversations first: inside one, a message belongs to it; outside, to the menu.
+    # Order matters! A resident's answer to an officer's reply is caught first (group -1) and stops
+    # there; otherwise it falls through. Then conversations: inside one, a message belongs to it;
+    # outside, to the menu.
+    application.add_handler(resident_replies.build(), group=-1)
     for handler in start.build():
         application.add_handler(handler)
     application.add_handler(register.build())
     application.add_handler(hotline.build())
     application.add_handler(task_card.build())
     application.add_handler(survey.build())
+    for handler in desk.build():
+        application.add_handler(handler)
     application.add_handler(start.build_fallback())
     application.add_handler(CallbackQueryHandler(on_stale_button))
     application.add_error_handler(on_error)
@@ -108,7 +113,12 @@ async def _prepare(application: Application) -> None:
     # Loading jieba's dictionary takes about a second: do it now, not while the first resident waits.
     await asyncio.to_thread(rt.classifier.warm_up)
     await application.bot.set_my_commands(
-        [BotCommand("start", "开始 / menu"), BotCommand("help", "帮助 / help"), BotCommand("cancel", "取消 / cancel")]
+        [
+            BotCommand("start", "开始 / menu"),
+            BotCommand("help", "帮助 / help"),
+            BotCommand("cancel", "取消 / cancel"),
+            BotCommand("mytasks", "我的工单（民警）/ my tasks"),
+        ]
     )
 
 

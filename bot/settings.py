@@ -45,6 +45,7 @@ class DatabaseSettings(Section):
 class Department(Section):
     name: str
     name_en: str
+    receives_tickets: bool = True
 
 
 class RoutingSettings(Section):
@@ -63,6 +64,7 @@ class LimitSettings(Section):
     by_kind: dict[str, Limit] = {}
     reopen_fraction: float = Field(gt=0, le=1)
     reopen_minimum: Limit
+    max_extension_days: int = Field(ge=1)
 
     def reply_limit(self, category: str, kind: str) -> WorkLimit:
         """The most specific limit: "category.kind", then the kind alone, then the category."""
@@ -115,8 +117,33 @@ class DigestSettings(Section):
 
 
 class ClassifierSettings(Section):
+    """Files of the routing classifier; relative paths are relative to config.toml."""
+
+    PATH_KEYS: ClassVar[tuple[str, ...]] = (
+        "keywords_path", "userdict_path", "dictionary_path", "variants_path",
+        "model_dir", "business_units_path", "training_dir",
+    )
+
     keywords_path: Path
     userdict_path: Path
+    dictionary_path: Path = REPO_ROOT / "data" / "segdict.txt"
+    variants_path: Path = REPO_ROOT / "data" / "variants.toml"
+    model_dir: Path = REPO_ROOT / "data" / "models"
+    business_units_path: Path = REPO_ROOT / "data" / "business_units.toml"
+    training_dir: Path = REPO_ROOT / "data" / "training"
+
+    def build_classifier(self) -> "RoutingClassifier":
+        """The router the bot uses; it reads its files on first use (or ``warm_up()``)."""
+        from domain.classifier import RoutingClassifier
+
+        return RoutingClassifier.from_files(
+            model_path=self.model_dir,
+            dictionary_path=self.dictionary_path,
+            userdict_path=self.userdict_path,
+            keywords_path=self.keywords_path,
+            variants_path=self.variants_path,
+            units_path=self.business_units_path,
+        )
 
 
 class TicketSettings(Section):
@@ -195,7 +222,7 @@ def _parse_env_value(value: str) -> Any:
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     """Makes relative file paths in the config relative to the config file, not the cwd."""
     classifier = raw.get("classifier", {})
-    for key in ("keywords_path", "userdict_path"):
+    for key in ClassifierSettings.PATH_KEYS:
         if key in classifier:
             classifier[key] = str((base / classifier[key]).resolve())
     database = raw.get("database", {})

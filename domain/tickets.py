@@ -20,6 +20,7 @@ class TicketState(StrEnum):
     CLOSED = "closed"
     REOPENED = "reopened"
     SURVEYED = "surveyed"
+    VOID = "void"
 
 
 class TicketKind(StrEnum):
@@ -38,6 +39,11 @@ class Action(StrEnum):
     CLOSE = "closed"
     SURVEY = "surveyed"
     REOPEN = "reopened"
+    SEND_BACK = "returned"
+    REROUTE = "rerouted"
+    ASSIGN = "assigned"
+    VOID = "voided"
+    EXTEND = "extended"
     REMIND = "reminded"
     OVERDUE = "overdue"
 
@@ -68,7 +74,14 @@ _TRANSITIONS: dict[tuple[TicketState, Action], TicketState] = {
     (TicketState.CLOSED, Action.REOPEN): TicketState.REOPENED,
     (TicketState.REOPENED, Action.REPLY): TicketState.ANSWERED,
     (TicketState.REOPENED, Action.CLOSE): TicketState.CLOSED,
+    (TicketState.TRIAGE, Action.ASSIGN): TicketState.DISPATCHED,
 }
+# Any open ticket can be sent back to triage, re-routed to another department, or voided as spam.
+for _state in (TicketState.DISPATCHED, TicketState.SIGNED, TicketState.ANSWERED, TicketState.REOPENED):
+    _TRANSITIONS[(_state, Action.SEND_BACK)] = TicketState.TRIAGE
+for _state in (TicketState.TRIAGE, TicketState.DISPATCHED, TicketState.SIGNED, TicketState.ANSWERED, TicketState.REOPENED):
+    _TRANSITIONS[(_state, Action.REROUTE)] = TicketState.DISPATCHED
+    _TRANSITIONS[(_state, Action.VOID)] = TicketState.VOID
 
 
 class SurveyAnswer(StrEnum):

@@ -1,17 +1,37 @@
-"""The task card an officer receives for a routed ticket, and its buttons."""
+"""The task card an officer (or a department group) receives for a routed ticket, and its buttons.
+
+A card is an outbox row; when the ticket changes, every copy is edited (or, if not sent yet,
+rewritten) so a group sees who signed for it and a moved ticket stops offering buttons.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from domain.permissions import Actor, Desk, Do, Role, TicketFacts, refusal
 from domain.tickets import TicketState
 from services.outbox import queue_message
 from services.runtime import Runtime
 from storage.database import UnitOfWork
-from storage.models import OfficerRow, TicketRow
+from storage.models import OfficerRow, OutboxRow, TicketRow
+from storage.repositories import PENDING, SENT
 
 CALLBACK_PREFIX = "task"
+CARD_PURPOSE = "task_card"
+
+# Buttons in rows, by what the ticket is waiting for.
+_UNSIGNED = [["sign"], ["send_back", "reroute"]]
+_SIGNED = [["reply", "close"], ["extend", "send_back", "reroute"]]
+_TRIAGE = [["assign"]]
+_LAYOUTS = {
+    TicketState.TRIAGE: _TRIAGE,
+    TicketState.DISPATCHED: _UNSIGNED,
+    TicketState.SIGNED: _SIGNED,
+    TicketState.ANSWERED: _SIGNED,
+    TicketState.REOPENED: _SIGNED,
+}
 
 
 def callback_data(action: str, ticket_id: int) -> str:
@@ -26,23 +46,48 @@ def parse_callback(data: str) -> tuple[str, int] | None:
     return parts[1], int(parts[2])
 
 
-def _buttons_for(state: str) -> list[str]:
-    if state in (TicketState.DISPATCHED, TicketState.TRIAGE):
-        return ["sign"]
-    if state in (TicketState.SIGNED, TicketState.ANSWERED, TicketState.REOPENED):
-        return ["reply", "close"]
-    return []
+def desk_of(rt: Runtime) -> Desk:
+    return Desk(triage=rt.settings.routing.triage_department, discipline=rt.settings.routing.departments["discipline"])
 
 
-def task_keyboard(rt: Runtime, locale: str, ticket: TicketRow) -> dict[str, Any] | None:
-    actions = _buttons_for(ticket.state)
-    if not actions:
+def facts_of(ticket: TicketRow) -> TicketFacts:
+    return TicketFacts(
+        ticket.department_code, TicketState(ticket.state), ticket.responsible_officer_id, ticket.category, ticket.named_unit
+    )
+
+
+def actor_of(officer: OfficerRow) -> Actor:
+    return Actor(officer.id or 0, officer.department_code, Role(officer.role), officer.active)
+
+
+@dataclass(frozen=True)
+class CardReader:
+    """Who looks at a card: an officer in private chat, or a department's group (acts as an officer)."""
+
+    chat_id: int
+    locale: str
+    actor: Actor
+
+
+def task_keyboard(rt: Runtime, reader: CardReader, ticket: TicketRow) -> dict[str, Any] | None:
+    """The buttons this reader could use now; the server checks again when one is pressed."""
+    layout = _LAYOUTS.get(TicketState(ticket.state))
+    if layout is None or reader.actor.department != ticket.department_code:
         return None
-    row = [
-        {"text": rt.texts.get(locale, f"card.button.{action}"), "callback_data": callback_data(action, ticket.id or 0)}
-        for action in actions
-    ]
-    return {"inline_keyboard": [row]}
+    if refusal(reader.actor, Do.VIEW, facts_of(ticket), desk_of(rt)) is not None:
+        return None
+    rows = [list(row) for row in layout]
+    if reader.actor.role == Role.HEAD:
+        rows[-1].append("void")
+    return {
+        "inline_keyboard": [
+            [
+                {"text": rt.texts.get(reader.locale, f"card.button.{action}"), "callback_data": callback_data(action, ticket.id or 0)}
+                for action in row
+            ]
+            for row in rows
+        ]
+    }
 
 
 def task_card_text(
@@ -60,6 +105,7 @@ def task_card_text(
             confidence=f"{ticket.confidence:.0%}",
             words=words,
         ),
+        texts.get(locale, "card.department", department=rt.department_name(locale, ticket.department_code)),
         texts.get(locale, "card.deadline", deadline=rt.format_moment(locale, ticket.deadline_at)),
         texts.get(locale, "card.state", state=texts.get(locale, f"state.{ticket.state}")),
     ]
@@ -69,18 +115,88 @@ def task_card_text(
     return "\n".join(lines)
 
 
+async def _responsible_name(uow: UnitOfWork, ticket: TicketRow) -> str | None:
+    if ticket.responsible_officer_id is None:
+        return None
+    officer = await uow.officers.get(ticket.responsible_officer_id)
+    return officer.display_name if officer else None
+
+
+async def _render(rt: Runtime, uow: UnitOfWork, reader: CardReader, ticket: TicketRow, title: str) -> tuple[str, dict | None]:
+    if refusal(reader.actor, Do.VIEW, facts_of(ticket), desk_of(rt)) is not None:
+        # The ticket moved somewhere this reader may not follow: keep the number, hide the content.
+        return rt.texts.get(reader.locale, "card.moved", number=ticket.number), None
+    text = task_card_text(rt, reader.locale, ticket, await _responsible_name(uow, ticket), title=title)
+    return text, task_keyboard(rt, reader, ticket)
+
+
+def officer_reader(officer: OfficerRow) -> CardReader:
+    return CardReader(officer.chat_id, officer.locale, actor_of(officer))
+
+
+def group_reader(rt: Runtime, chat_id: int, department: str) -> CardReader:
+    return CardReader(chat_id, rt.settings.default_locale, Actor(0, department, Role.OFFICER, True))
+
+
+async def readers_of_department(rt: Runtime, uow: UnitOfWork, department: str) -> list[CardReader]:
+    officers = [officer_reader(o) for o in await uow.officers.active_in(department)]
+    groups = [group_reader(rt, g.chat_id, department) for g in await uow.groups.of_department(department)]
+    return officers + groups
+
+
 async def queue_task_cards(
-    rt: Runtime, uow: UnitOfWork, ticket: TicketRow, officers: Iterable[OfficerRow], *, title: str = "card.title"
+    rt: Runtime, uow: UnitOfWork, ticket: TicketRow, readers: Iterable[CardReader], *, title: str = "card.title"
 ) -> None:
-    """Sends the ticket's card to each officer, once per occasion (dispatch, each reopen)."""
-    for officer in officers:
+    """Sends the ticket's card to each reader, once per occasion (dispatch, each reopen, each move)."""
+    for reader in readers:
+        text, markup = await _render(rt, uow, reader, ticket, title)
         await queue_message(
             uow,
-            key=f"card:{ticket.id}:{ticket.reopen_count}:{officer.id}",
-            chat_id=officer.chat_id,
-            text=task_card_text(rt, officer.locale, ticket, title=title),
-            reply_markup=task_keyboard(rt, officer.locale, ticket),
-            purpose="task_card",
+            key=f"card:{ticket.id}:{ticket.reopen_count}:{ticket.department_code}:{reader.chat_id}",
+            chat_id=reader.chat_id,
+            text=text,
+            reply_markup=markup,
+            purpose=CARD_PURPOSE,
             ticket_id=ticket.id,
             now=rt.now(),
         )
+
+
+async def _reader_for_row(rt: Runtime, uow: UnitOfWork, row: OutboxRow) -> CardReader | None:
+    if row.chat_id < 0:
+        group = await uow.groups.get(row.chat_id)
+        return group_reader(rt, row.chat_id, group.department_code) if group else None
+    officer = await uow.officers.by_chat_id(row.chat_id)
+    return officer_reader(officer) if officer else None
+
+
+async def refresh_cards(rt: Runtime, uow: UnitOfWork, ticket: TicketRow, occasion: str) -> None:
+    """Brings every copy of the ticket's card up to date with its new state."""
+    for row in await uow.outbox.for_ticket(ticket.id or 0, CARD_PURPOSE):
+        reader = await _reader_for_row(rt, uow, row)
+        if reader is None:
+            continue
+        text, markup = await _render(rt, uow, reader, ticket, "card.title")
+        if row.status == PENDING:
+            payload = {"chat_id": row.chat_id, "text": text}
+            if markup:
+                payload["reply_markup"] = markup
+            row.payload = payload
+            uow.session.add(row)
+        elif row.status == SENT and row.telegram_message_id is not None:
+            payload = {"chat_id": row.chat_id, "message_id": row.telegram_message_id, "text": text}
+            if markup:
+                payload["reply_markup"] = markup
+            await uow.outbox.enqueue(
+                OutboxRow(
+                    key=f"card_edit:{row.id}:{occasion}",
+                    chat_id=row.chat_id,
+                    method="editMessageText",
+                    payload=payload,
+                    purpose="card_edit",
+                    ticket_id=ticket.id,
+                    status=PENDING,
+                    created_at=rt.now(),
+                    next_attempt_at=rt.now(),
+                )
+            )

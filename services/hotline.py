@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.tickets import Action, TicketState, format_number, next_state, route
-from services.cards import queue_task_cards
+from services.cards import queue_task_cards, readers_of_department
 from services.deadlines import schedule_handling
 from services.runtime import Runtime
 from storage.database import UnitOfWork
@@ -75,7 +75,7 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
         )
         await _record_submission(uow, ticket, action, now, verdict.deciding_words)
         await schedule_handling(rt, uow, ticket, now)
-        await queue_task_cards(rt, uow, ticket, await uow.officers.active_in(ticket.department_code))
+        await queue_task_cards(rt, uow, ticket, await readers_of_department(rt, uow, ticket.department_code))
         await uow.commit()
     rt.wake_dispatcher()
     return Accepted(ticket.number, ticket.department_code, deadline, routing.needs_triage)

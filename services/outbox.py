@@ -41,14 +41,16 @@ async def queue_message(
 
 
 async def notify_resident(
-    uow: UnitOfWork, rt: Runtime, ticket: TicketRow, key: str, text_key: str, *, reply_markup: dict[str, Any] | None = None, **params: str
+    uow: UnitOfWork, rt: Runtime, ticket: TicketRow, key: str, text_key: str, *, reply_markup: dict[str, Any] | None = None, **params: str | datetime
 ) -> None:
     """Queues a notice to the ticket's resident, in their language."""
     resident = await uow.residents.get(ticket.resident_id)
     if resident is None:
         return
     department = rt.department_name(resident.locale, ticket.department_code)
-    text = rt.texts.get(resident.locale, text_key, number=ticket.number, department=department, **params)
+    # Moments are written in the resident's own language and the bureau's time zone.
+    localized = {k: rt.format_moment(resident.locale, v) if isinstance(v, datetime) else v for k, v in params.items()}
+    text = rt.texts.get(resident.locale, text_key, number=ticket.number, department=department, **localized)
     await queue_message(
         uow,
         key=key,

@@ -12,7 +12,7 @@ from typing import Any
 
 from domain.limits import reopen_limit
 from domain.tickets import Action, SurveyAnswer, SurveyOutcome, TicketState, next_state, survey_outcome
-from services.cards import queue_task_cards
+from services.cards import officer_reader, queue_task_cards
 from services.deadlines import schedule_handling
 from services.outbox import notify_resident, queue_message
 from services.recipients import Recipients
@@ -110,8 +110,8 @@ async def _reopen(rt: Runtime, uow: UnitOfWork, ticket: TicketRow, now: datetime
         )
     )
     await schedule_handling(rt, uow, ticket, now)
-    officers = await Recipients(uow).handlers_of(ticket)
-    await queue_task_cards(rt, uow, ticket, officers, title="card.reopened_title")
+    readers = [officer_reader(officer) for officer in await Recipients(uow).handlers_of(ticket)]
+    await queue_task_cards(rt, uow, ticket, readers, title="card.reopened_title")
 
 
 async def escalate_to_supervisors(

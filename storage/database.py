@@ -13,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.repositories import (
+    CorrectionRepository,
     DepartmentRepository,
+    ExtensionRepository,
+    GroupRepository,
     EventRepository,
     InviteRepository,
     OfficerRepository,
@@ -81,6 +84,9 @@ class UnitOfWork:
         self.events = EventRepository(session)
         self.reminders = ReminderRepository(session)
         self.outbox = OutboxRepository(session)
+        self.groups = GroupRepository(session)
+        self.corrections = CorrectionRepository(session)
+        self.extensions = ExtensionRepository(session)
 
     async def __aenter__(self) -> UnitOfWork:
         return self

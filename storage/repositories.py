@@ -11,7 +11,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
+    CorrectionRow,
+    DepartmentGroupRow,
     DepartmentRow,
+    ExtensionRequestRow,
     InviteRow,
     OfficerRow,
     OutboxRow,
@@ -79,6 +82,12 @@ class OfficerRepository(_Repository):
             .order_by(col(OfficerRow.id))
         )
         return (await self.session.exec(query)).all()
+
+    async def by_chat_id(self, chat_id: int) -> OfficerRow | None:
+        return (await self.session.exec(select(OfficerRow).where(OfficerRow.chat_id == chat_id))).first()
+
+    async def all(self) -> Sequence[OfficerRow]:
+        return (await self.session.exec(select(OfficerRow).order_by(col(OfficerRow.id)))).all()
 
     async def active_with_role(self, role: str) -> Sequence[OfficerRow]:
         query = (
@@ -154,6 +163,15 @@ class TicketRepository(_Repository):
 
     async def count(self) -> int:
         return (await self.session.exec(select(func.count()).select_from(TicketRow))).one()
+
+    async def open_in_department(self, states: Iterable[str], department_code: str, limit: int = 50) -> Sequence[TicketRow]:
+        query = (
+            select(TicketRow)
+            .where(col(TicketRow.state).in_(list(states)), TicketRow.department_code == department_code)
+            .order_by(col(TicketRow.deadline_at))
+            .limit(limit)
+        )
+        return (await self.session.exec(query)).all()
 
     async def count_received(self, start: datetime, end: datetime) -> int:
         query = select(func.count()).where(col(TicketRow.received_at) >= start, col(TicketRow.received_at) < end)
@@ -282,9 +300,17 @@ class OutboxRepository(_Repository):
         query = select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.status == PENDING)
         return (await self.session.exec(query)).one()
 
-    async def sent_for_ticket(self, ticket_id: int, purpose: str) -> Sequence[OutboxRow]:
+    async def by_sent_message(self, chat_id: int, telegram_message_id: int) -> OutboxRow | None:
         query = select(OutboxRow).where(
-            OutboxRow.ticket_id == ticket_id, OutboxRow.purpose == purpose, OutboxRow.status == SENT
+            OutboxRow.chat_id == chat_id, OutboxRow.telegram_message_id == telegram_message_id
+        )
+        return (await self.session.exec(query)).first()
+
+    async def for_ticket(self, ticket_id: int, purpose: str) -> Sequence[OutboxRow]:
+        query = (
+            select(OutboxRow)
+            .where(OutboxRow.ticket_id == ticket_id, OutboxRow.purpose == purpose)
+            .order_by(col(OutboxRow.id))
         )
         return (await self.session.exec(query)).all()
 
@@ -307,3 +333,52 @@ class OutboxRepository(_Repository):
 
     async def all(self) -> Sequence[OutboxRow]:
         return (await self.session.exec(select(OutboxRow).order_by(col(OutboxRow.id)))).all()
+
+
+class GroupRepository(_Repository):
+    async def get(self, chat_id: int) -> DepartmentGroupRow | None:
+        return await self.session.get(DepartmentGroupRow, chat_id)
+
+    async def of_department(self, department_code: str) -> Sequence[DepartmentGroupRow]:
+        query = select(DepartmentGroupRow).where(DepartmentGroupRow.department_code == department_code)
+        return (await self.session.exec(query)).all()
+
+    async def bind(self, group: DepartmentGroupRow) -> None:
+        """Binds the chat to the department (re-binding a chat moves it to the new department)."""
+        await self.session.merge(group)
+        await self.session.flush()
+
+
+class CorrectionRepository(_Repository):
+    async def add(self, correction: CorrectionRow) -> None:
+        self.session.add(correction)
+        await self.session.flush()
+
+    async def all(self) -> Sequence[CorrectionRow]:
+        return (await self.session.exec(select(CorrectionRow).order_by(col(CorrectionRow.id)))).all()
+
+
+class ExtensionRepository(_Repository):
+    async def add(self, request: ExtensionRequestRow) -> ExtensionRequestRow:
+        self.session.add(request)
+        await self.session.flush()
+        return request
+
+    async def get(self, request_id: int) -> ExtensionRequestRow | None:
+        return await self.session.get(ExtensionRequestRow, request_id)
+
+    async def pending_for(self, ticket_id: int) -> ExtensionRequestRow | None:
+        query = select(ExtensionRequestRow).where(
+            ExtensionRequestRow.ticket_id == ticket_id, ExtensionRequestRow.status == "pending"
+        )
+        return (await self.session.exec(query)).first()
+
+    async def decide(self, request_id: int, status: str, officer_id: int, now: datetime) -> bool:
+        """Records the decision unless someone decided first (two heads pressing at once)."""
+        result = await self.session.exec(
+            update(ExtensionRequestRow)
+            .where(col(ExtensionRequestRow.id) == request_id, ExtensionRequestRow.status == "pending")
+            .values(status=status, decided_by_officer_id=officer_id, decided_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1

@@ -54,7 +54,8 @@ async def test_a_complaint_travels_from_resident_to_officer_and_back_to_closure(
     assert card.text.startswith(f"📋 新工单 {number}")
     assert "分类：信访 / 执法问题" in card.text and "有案不立" in card.text
     assert COMPLAINT in card.text and f"办理期限：{EXPECTED_DEADLINE}" in card.text
-    assert card.buttons == [["签收"]]
+    assert "承办部门：法制、控申部门" in card.text
+    assert card.buttons == [["签收"], ["退单", "转派"]]
     assert str(resident.id) not in card.text and "wang_nvshi" not in card.text
 
     # 签收: the card shows who is responsible and offers reply and close; the resident is told.
@@ -62,7 +63,7 @@ async def test_a_complaint_travels_from_resident_to_officer_and_back_to_closure(
     assert answer.text == "已签收，您是该工单的责任人。"
     await live_bot.api.wait_for(lambda: "状态：已签收" in card.text, what="the card shows it is signed for")
     assert "状态：已签收" in card.text and "责任人：李警官" in card.text
-    assert card.buttons == [["回复", "办结"]]
+    assert card.buttons == [["回复", "办结"], ["申请延期", "退单", "转派"]]
     signed = await resident.next_message()
     assert signed.text == f"您的工单 {number} 已由法制、控申部门签收，正在办理。"
 
