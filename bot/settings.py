@@ -46,6 +46,7 @@ class Department(Section):
     name: str
     name_en: str
     receives_tickets: bool = True
+    aliases: list[str] = []
 
 
 class RoutingSettings(Section):
@@ -149,6 +150,11 @@ class ClassifierSettings(Section):
 class TicketSettings(Section):
     number_prefix: str
     max_text_chars: int = Field(ge=10)
+
+
+def department_names(settings: "Settings") -> dict[str, list[str]]:
+    """Every name a resident might use for each department (for spotting the unit a report names)."""
+    return {code: [d.name, *d.aliases] for code, d in settings.departments.items()}
 
 
 class Settings(Section):

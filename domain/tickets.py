@@ -161,3 +161,18 @@ def reminder_moments(start: datetime, deadline: datetime, fractions: list[float]
     if span <= timedelta(0):
         return []
     return [start + span * fraction for fraction in fractions]
+
+
+def named_department(text: str, names: dict[str, list[str]], *, besides: str) -> str | None:
+    """The department a text names (the longest name found wins), other than `besides`.
+
+    Used for discipline reports: the unit whose officer is reported must never see the report.
+    """
+    found = [
+        (len(name), code)
+        for code, aliases in names.items()
+        if code != besides
+        for name in aliases
+        if name and name in text
+    ]
+    return max(found)[1] if found else None

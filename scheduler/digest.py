@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from domain.statistics import satisfaction_rate
@@ -14,7 +14,7 @@ from services.outbox import queue_message
 from services.recipients import Recipients
 from services.runtime import Runtime
 from storage.database import UnitOfWork
-from storage.models import OutboxRow, TicketRow
+from storage.models import OfficerRow, OutboxRow, TicketRow
 from storage.repositories import PENDING
 
 TREND_DAYS = 7
@@ -52,7 +52,7 @@ async def queue_digest_if_due(rt: Runtime) -> bool:
         figures = await _figures(rt, uow, today)
         chart = await asyncio.to_thread(trend_chart, figures.trend, chinese=True)
         for supervisor in waiting:
-            await _queue_for(rt, uow, supervisor.id or 0, supervisor.chat_id, supervisor.locale, figures, chart)
+            await _queue_for(rt, uow, supervisor, _visible_to(figures, supervisor.department_code), chart)
         await uow.commit()
     rt.wake_dispatcher()
     return True
@@ -123,9 +123,16 @@ def digest_text(rt: Runtime, locale: str, figures: DigestFigures) -> str:
     return "\n".join(lines)
 
 
-async def _queue_for(
-    rt: Runtime, uow: UnitOfWork, supervisor_id: int, chat_id: int, locale: str, figures: DigestFigures, chart: bytes
-) -> None:
+def _visible_to(figures: DigestFigures, department: str) -> DigestFigures:
+    """A discipline report is left out of the digest of the unit it names."""
+    hidden = [t for t in figures.overdue if t.category == "discipline" and t.named_unit == department]
+    if not hidden:
+        return figures
+    return replace(figures, overdue=[t for t in figures.overdue if t not in hidden])
+
+
+async def _queue_for(rt: Runtime, uow: UnitOfWork, supervisor: OfficerRow, figures: DigestFigures, chart: bytes) -> None:
+    supervisor_id, chat_id, locale = supervisor.id, supervisor.chat_id, supervisor.locale
     now = rt.now()
     today = rt.local(now).date()
     await queue_message(

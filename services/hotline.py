@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.tickets import Action, TicketState, format_number, next_state, route
+from bot.settings import department_names
+from domain.tickets import Action, TicketState, format_number, named_department, next_state, route
 from services.cards import queue_task_cards, readers_of_department
 from services.deadlines import schedule_handling
 from services.runtime import Runtime
@@ -71,6 +72,7 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
                 department_code=routing.department,
                 received_at=now,
                 deadline_at=deadline,
+                named_unit=_named_unit(rt, verdict.category, text),
             )
         )
         await _record_submission(uow, ticket, action, now, verdict.deciding_words)
@@ -79,6 +81,13 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
         await uow.commit()
     rt.wake_dispatcher()
     return Accepted(ticket.number, ticket.department_code, deadline, routing.needs_triage)
+
+
+def _named_unit(rt: Runtime, category: str, text: str) -> str | None:
+    if category != "discipline":
+        return None
+    discipline = rt.settings.routing.departments["discipline"]
+    return named_department(text, department_names(rt.settings), besides=discipline)
 
 
 async def _record_submission(

@@ -78,3 +78,32 @@ async def register_officer(
             raise RegistrationRefused("register.invalid")
         await uow.commit()
     return Registered(invite.department_code, invite.role)
+
+
+async def revoke_invite(rt: Runtime, code: str) -> bool:
+    """Makes an unused code unusable at once; False when no such unused code exists."""
+    async with rt.db.unit_of_work() as uow:
+        invite = await uow.invites.by_hash(_hash(code))
+        if invite is None or invite.used_at is not None:
+            return False
+        invite.expires_at = rt.now()
+        uow.session.add(invite)
+        await uow.commit()
+        return True
+
+
+async def list_officers(rt: Runtime) -> list[OfficerRow]:
+    async with rt.db.unit_of_work() as uow:
+        return list(await uow.officers.all())
+
+
+async def deactivate_officer(rt: Runtime, officer_id: int) -> OfficerRow | None:
+    """Takes effect at once: every action is authorised against the database, not a session."""
+    async with rt.db.unit_of_work() as uow:
+        officer = await uow.officers.get(officer_id)
+        if officer is None:
+            return None
+        officer.active = False
+        uow.session.add(officer)
+        await uow.commit()
+        return officer

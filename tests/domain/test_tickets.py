@@ -13,6 +13,7 @@ from domain.tickets import (
     format_number,
     next_state,
     reminder_moments,
+    named_department,
     route,
     survey_outcome,
 )
@@ -112,3 +113,18 @@ def test_a_satisfied_resident_is_thanked(answer: SurveyAnswer) -> None:
 def test_the_first_unsatisfied_answer_reopens_and_the_second_escalates() -> None:
     assert survey_outcome(SurveyAnswer.UNSATISFIED, reopen_count=0) == SurveyOutcome.REOPENED
     assert survey_outcome(SurveyAnswer.UNSATISFIED, reopen_count=1) == SurveyOutcome.ESCALATED
+
+
+NAMES = {"business": ["业务部门", "交警大队", "派出所"], "petition": ["法制大队"], "discipline": ["纪检监察"]}
+
+
+def test_a_report_naming_a_unit_is_tied_to_that_units_department() -> None:
+    assert named_department("交警大队的民警收红包", NAMES, besides="discipline") == "business"
+
+
+def test_a_report_naming_no_unit_names_none() -> None:
+    assert named_department("有民警收红包", NAMES, besides="discipline") is None
+
+
+def test_the_discipline_department_itself_is_never_the_named_unit() -> None:
+    assert named_department("向纪检监察举报法制大队", NAMES, besides="discipline") == "petition"
