@@ -15,7 +15,6 @@ from telegram.warnings import PTBUserWarning
 from bot.context import BotContext, attach_runtime
 from bot.settings import Settings
 from domain.calendar import OfficeHours, WorkingCalendar, coverage_warning
-from domain.classifier import KeywordClassifier
 from domain.clock import Clock, SystemClock
 from handlers import desk, hotline, register, resident_replies, start, survey, task_card
 from i18n import Texts

@@ -37,14 +37,24 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the bot (long polling)")
     commands.add_parser("migrate", help="bring the database schema up to date")
-    invite = commands.add_parser("invite", help="print a one-time invite code for an officer")
-    invite.add_argument("--department", required=True)
+    invite = commands.add_parser("invite", help="print a one-time invite code for an officer, or revoke one")
+    invite_target = invite.add_mutually_exclusive_group(required=True)
+    invite_target.add_argument("--department")
+    invite_target.add_argument("--revoke", metavar="CODE", help="make an unused code unusable")
     invite.add_argument("--role", default="officer", choices=["officer", "head", "supervisor", "admin"])
     invite.add_argument("--expires", type=_parse_duration, default=timedelta(hours=72), help="e.g. 72h, 3d")
+    officer = commands.add_parser("officer", help="list officers or deactivate one")
+    officer_action = officer.add_mutually_exclusive_group(required=True)
+    officer_action.add_argument("--list", action="store_true")
+    officer_action.add_argument("--deactivate", type=int, metavar="OFFICER_ID")
     classify = commands.add_parser("classify", help="classify a text and explain the decision")
     classify.add_argument("text")
     evaluate = commands.add_parser("eval-classifier", help="evaluate the classifier on a JSONL file")
     evaluate.add_argument("file", type=Path)
+    train = commands.add_parser(
+        "train-classifier", help="train a new model version from the training set; adopt it if not worse"
+    )
+    train.add_argument("--force", action="store_true", help="adopt the new model even if the check set says it is worse")
     commands.add_parser("demo", help="play the whole story offline against a local Bot API server")
     return parser
 
@@ -75,32 +85,40 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.assembly import build_runtime, prepare_storage
+    async def nothing_more(rt) -> None:  # type: ignore[no-untyped-def]
+        """Preparing the runtime migrates the schema; that is all this command does."""
 
-    async def migrate() -> None:
-        rt = build_runtime(settings)
-        await prepare_storage(rt)
-        await rt.db.dispose()
-
-    asyncio.run(migrate())
+    _with_runtime(settings, nothing_more)
     print(f"database is up to date: {settings.database.url}")
     return 0
 
 
-def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
+def _with_runtime(settings: Settings, work):  # type: ignore[no-untyped-def]
+    """Runs `work(rt)` against a migrated database, for the administrative commands."""
     from bot.assembly import build_runtime, prepare_storage
-    from services.officers import create_invite
 
-    async def invite() -> str:
+    async def run():  # type: ignore[no-untyped-def]
         rt = build_runtime(settings)
         await prepare_storage(rt)
         try:
-            return await create_invite(rt, args.department, args.role, args.expires)
+            return await work(rt)
         finally:
             await rt.db.dispose()
 
+    return asyncio.run(run())
+
+
+def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
+    from services.officers import create_invite, revoke_invite
+
+    if args.revoke:
+        if not _with_runtime(settings, lambda rt: revoke_invite(rt, args.revoke)):
+            print(f"no unused invite code {args.revoke!r}", file=sys.stderr)
+            return 2
+        print(f"revoked {args.revoke}")
+        return 0
     try:
-        code = asyncio.run(invite())
+        code = _with_runtime(settings, lambda rt: create_invite(rt, args.department, args.role, args.expires))
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
@@ -113,10 +131,24 @@ def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _classifier(settings: Settings):  # type: ignore[no-untyped-def]
-    from domain.classifier import KeywordClassifier
+def cmd_officer(settings: Settings, args: argparse.Namespace) -> int:
+    from services.officers import deactivate_officer, list_officers
 
-    return KeywordClassifier.from_files(settings.classifier.keywords_path, settings.classifier.userdict_path)
+    if args.deactivate is not None:
+        officer = _with_runtime(settings, lambda rt: deactivate_officer(rt, args.deactivate))
+        if officer is None:
+            print(f"no officer with id {args.deactivate}", file=sys.stderr)
+            return 2
+        print(f"deactivated {officer.id} {officer.display_name} ({officer.department_code}, {officer.role})")
+        return 0
+    for officer in _with_runtime(settings, list_officers):
+        state = "active" if officer.active else "inactive"
+        print(f"{officer.id}\t{officer.display_name}\t{officer.department_code}\t{officer.role}\t{state}")
+    return 0
+
+
+def _classifier(settings: Settings):  # type: ignore[no-untyped-def]
+    return settings.classifier.build_classifier()
 
 
 def cmd_classify(settings: Settings, args: argparse.Namespace) -> int:
@@ -128,6 +160,8 @@ def cmd_classify(settings: Settings, args: argparse.Namespace) -> int:
                 "confidence": round(verdict.confidence, 4),
                 "deciding_words": list(verdict.deciding_words),
                 "scores": {k: round(v, 4) for k, v in verdict.scores.items()},
+                "unit": verdict.unit,
+                "model_version": verdict.model_version,
                 "needs_triage": verdict.confidence < settings.routing.confidence_threshold,
             },
             ensure_ascii=False,
@@ -137,7 +171,7 @@ def cmd_classify(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_eval_classifier(settings: Settings, args: argparse.Namespace) -> int:
-    from domain.evaluation import evaluate
+    from domain.evaluation import evaluate, triage_figures
 
     try:
         lines = args.file.read_text(encoding="utf-8").splitlines()
@@ -157,8 +191,59 @@ def cmd_eval_classifier(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{args.file}:{number}: expected {{\"text\": …, \"label\": …}}: {error}", file=sys.stderr)
             return 2
     classifier = _classifier(settings)
-    predicted = [classifier.classify(text).category for text in texts]
-    print(json.dumps(evaluate(gold, predicted), ensure_ascii=False))
+    verdicts = [classifier.classify(text) for text in texts]
+    predicted = [verdict.category for verdict in verdicts]
+    confidences = [verdict.confidence for verdict in verdicts]
+    threshold = settings.routing.confidence_threshold
+    figures = evaluate(gold, predicted)
+    at_threshold = triage_figures(gold, predicted, confidences, threshold)
+    figures["threshold"] = threshold
+    figures["triage_rate"] = at_threshold["triage_rate"]
+    figures["auto_routed_accuracy"] = at_threshold["auto_routed_accuracy"]
+    figures["model_version"] = classifier.model_version
+    recommended = classifier.recommended_threshold
+    if recommended != threshold:  # what the model's own cross-validated threshold would do
+        figures["at_recommended_threshold"] = triage_figures(gold, predicted, confidences, recommended)
+    print(json.dumps(figures, ensure_ascii=False))
+    return 0
+
+
+def cmd_train_classifier(settings: Settings, args: argparse.Namespace) -> int:
+    from training.data import read_jsonl, read_seed
+    from training.resources import reader_for
+    from training.retrain import current_or_none, retrain
+
+    files = settings.classifier
+    try:
+        seed = read_seed(files.training_dir / "seed")
+        check = read_jsonl(files.training_dir / "check.jsonl")
+    except (OSError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"training on {len(seed)} examples, checking on {len(check)} …", file=sys.stderr)
+    outcome = retrain(
+        seed,
+        [],
+        check,
+        current_or_none(files.model_dir),
+        files.model_dir,
+        threshold=settings.routing.confidence_threshold,
+        reader=reader_for(files),
+        force=args.force,
+    )
+    headline = ("accuracy", "macro_f1", "triage_rate", "auto_routed_accuracy")
+    print(
+        json.dumps(
+            {
+                "adopted": outcome.adopted,
+                "version": outcome.version,
+                "path": str(outcome.path),
+                "candidate": {k: outcome.candidate_figures[k] for k in headline},
+                "current": {k: outcome.current_figures[k] for k in headline} if outcome.current_figures else None,
+            },
+            ensure_ascii=False,
+        )
+    )
     return 0
 
 

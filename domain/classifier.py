@@ -5,51 +5,62 @@ The bureau's rule: 属于工作问题的，移交相关业务部门 (``business`
 (``discipline``). Messages that need no ticket (thanks, greetings, chit-chat, spam) are
 ``other``.
 
-v1 is a weighted keyword classifier. Anything that produces a :class:`Classification`
-satisfies :class:`TextClassifier`, so a learned model can replace it without touching callers.
+:class:`RoutingClassifier` is the one the bot uses: jieba tokens, character n-grams and the
+weighted keywords of ``data/keywords.toml`` feed a logistic-regression model trained in
+``training/`` and saved as JSON (:mod:`domain.linear_model`); its confidence is calibrated so
+that a configured threshold sends uncertain items to human triage. ``business`` items are also
+given a business unit (:mod:`domain.units`). :class:`KeywordClassifier` is the keyword-only
+baseline (v1). Anything that produces a :class:`Classification` satisfies :class:`TextClassifier`.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import re
 import threading
-import tomllib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Protocol
 
-import jieba
+from domain.analysis import (
+    CATEGORIES,
+    DEFAULT_CONTRASTS,
+    DEFAULT_NEGATIONS,
+    KeywordLexicon,
+    Reader,
+    Reading,
+    ReadingRules,
+)
+from domain.features import Features, extract, token_feature
+from domain.linear_model import LinearModel, Scores, current_model_path
+from domain.segmenter import Segmenter, UserWord, read_user_words
+from domain.textnorm import NO_VARIANTS, SpellingVariants, normalize
+from domain.units import UnitRouter
 
-from domain.textnorm import clause_ids, normalize, sentence_ids
+__all__ = [
+    "CATEGORIES",
+    "Classification",
+    "KeywordClassifier",
+    "RoutingClassifier",
+    "TextClassifier",
+    "UserWord",
+]
 
-CATEGORIES: tuple[str, ...] = ("business", "petition", "discipline", "other")
 FALLBACK_CATEGORY = "other"
 
 _DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_KEYWORDS_PATH = _DATA_DIR / "keywords.toml"
 DEFAULT_USERDICT_PATH = _DATA_DIR / "userdict.txt"
+DEFAULT_DICTIONARY_PATH = _DATA_DIR / "segdict.txt"
+DEFAULT_VARIANTS_PATH = _DATA_DIR / "variants.toml"
+DEFAULT_MODEL_DIR = _DATA_DIR / "models"
+DEFAULT_UNITS_PATH = _DATA_DIR / "business_units.toml"
 
-# Tokens that negate what follows them in the same clause ("不是投诉哪个警察", "没有收钱").
-# They are compared with whole jieba tokens, so "没收" or "不满意" never count as "没"/"不".
-DEFAULT_NEGATIONS: frozenset[str] = frozenset(
-    {
-        "不", "不是", "并不", "并不是", "并非", "绝不", "从不", "不会", "不要", "不用",
-        "没", "没有", "并没有", "从没", "从没有", "从来没", "从来没有", "从未", "未", "无", "别",
-    }
-)
-# Tokens after which the writer states what they really mean ("态度很好，但是案子没人管").
-DEFAULT_CONTRASTS: frozenset[str] = frozenset({"但是", "但", "可是", "不过", "然而", "却"})
 # Petition vocabulary names police actions whose *absence* is the complaint (立案, 出警, 退还):
 # "一直没给立案" must still count as petition, so negation leaves these categories alone.
 DEFAULT_NEGATION_EXEMPT: frozenset[str] = frozenset({"petition"})
-
-# Shorter keywords only match inside one jieba token: "收钱" must not fire on "没收/钱".
-_MIN_CROSS_TOKEN_LENGTH = 3
-_USERDICT_LINE = re.compile(r"^(.+?)( [0-9]+)?( [a-z]+)?$")  # jieba's own user-dict syntax
 
 
 @dataclass(frozen=True)
@@ -58,11 +69,13 @@ class Classification:
 
     category: str
     confidence: float  # 0..1; compared with a configured threshold to send items to human triage
-    deciding_words: tuple[str, ...]  # keywords behind ``category``, most influential first
-    scores: Mapping[str, float]  # evidence per category, every category present
+    deciding_words: tuple[str, ...]  # words behind ``category``, most influential first
+    scores: Mapping[str, float]  # per category, every category present (probabilities for the model)
+    model_version: str = ""  # which model decided ("keywords" for the keyword baseline)
+    unit: str | None = None  # business unit for ``business`` items, else None
 
     def __post_init__(self) -> None:
-        # Guards the contract for any future classifier too: routing relies on both.
+        # Guards the contract for any classifier: routing relies on both.
         if self.category not in CATEGORIES:
             raise ValueError(f"unknown category {self.category!r}")
         if not 0.0 <= self.confidence <= 1.0:
@@ -70,70 +83,237 @@ class Classification:
 
 
 class TextClassifier(Protocol):
-    """What the rest of the bot needs from any classifier (keywords now, a model later)."""
+    """What the rest of the bot needs from any classifier."""
 
     def classify(self, text: str) -> Classification: ...
 
+    def warm_up(self) -> None: ...
+
+
+# --- the model-based router ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
-class UserWord:
-    """One jieba user-dictionary entry: ``word [freq] [tag]``."""
+class _RouterParts:
+    reader: Reader
+    model: LinearModel
+    units: UnitRouter | None
 
-    word: str
-    freq: int | None = None
-    tag: str | None = None
+
+class RoutingClassifier:
+    """Calibrated linear model over jieba tokens, character n-grams and keyword evidence.
+
+    Deciding words: every word of the message, and every keyword found in it, pushes the chosen
+    category by ``value × (its weight for the category − the mean of its weights for the others)``;
+    the pushes are summed per word (a keyword phrase counts as one word) and the strongest
+    positive ones are shown, at most ``max_words``, none weaker than ``min_share`` of the strongest.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], _RouterParts],
+        *,
+        max_words: int = 6,
+        min_share: float = 0.15,
+    ) -> None:
+        self._load = load
+        self._parts: _RouterParts | None = None
+        self._lock = threading.Lock()
+        self._max_words = max_words
+        self._min_share = min_share
 
     @classmethod
-    def parse(cls, line: str) -> UserWord:
-        word, freq, tag = _USERDICT_LINE.match(line.strip()).groups()  # type: ignore[union-attr]
-        if freq is not None and int(freq) == 0:
-            # jieba handles freq 0 through a module-global force-split list, which would leak
-            # into every other tokenizer in the process.
-            raise ValueError(f"user word {word!r} has frequency 0; remove it instead")
-        return cls(word, int(freq) if freq else None, tag.strip() if tag else None)
+    def from_parts(
+        cls, reader: Reader, model: LinearModel, units: UnitRouter | None = None, **options: float
+    ) -> RoutingClassifier:
+        parts = _RouterParts(reader, model, units)
+        return cls(lambda: parts, **options)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_files(
+        cls,
+        *,
+        model_path: Path = DEFAULT_MODEL_DIR,
+        dictionary_path: Path = DEFAULT_DICTIONARY_PATH,
+        userdict_path: Path = DEFAULT_USERDICT_PATH,
+        keywords_path: Path = DEFAULT_KEYWORDS_PATH,
+        variants_path: Path | None = DEFAULT_VARIANTS_PATH,
+        units_path: Path | None = DEFAULT_UNITS_PATH,
+    ) -> RoutingClassifier:
+        """A router reading its files on first use (or :meth:`warm_up`), not at construction.
+
+        ``model_path`` is a model file or a directory whose ``current`` file names one. Files
+        are read once per process: later routers on the same, unchanged files share them.
+        """
+        paths = (model_path, dictionary_path, userdict_path, keywords_path, variants_path, units_path)
+        return cls(lambda: _load_parts(*(_file_key(path) for path in paths)))
+
+    def warm_up(self) -> None:
+        """Load everything now, e.g. at bot start-up instead of on the first message."""
+        self._get_parts()
+
+    @property
+    def model_version(self) -> str:
+        return self._get_parts().model.version
+
+    @property
+    def recommended_threshold(self) -> float:
+        return self._get_parts().model.recommended_threshold
+
+    def tokenize(self, text: str) -> list[str]:
+        """The jieba tokens of the prepared text (normalised, simplified, variants fixed)."""
+        return [token.word for token in self._get_parts().reader.read(text).tokens]
+
+    def classify(self, text: str) -> Classification:
+        parts = self._get_parts()
+        prepared = parts.reader.prepare(text)
+        if not prepared:
+            return _no_evidence(parts.model.version)
+        reading = parts.reader.read_prepared(prepared)
+        features = extract(reading, parts.model.options)
+        scores = parts.model.score(features)
+        best = max(range(len(CATEGORIES)), key=lambda index: scores.probabilities[index])
+        category = CATEGORIES[best]
+        unit = parts.units.route(reading).unit if category == "business" and parts.units else None
+        return Classification(
+            category=category,
+            confidence=scores.probabilities[best],
+            deciding_words=self._deciding_words(parts.model, reading, features, scores, best),
+            scores=MappingProxyType(dict(zip(CATEGORIES, scores.probabilities))),
+            model_version=parts.model.version,
+            unit=unit,
+        )
+
+    def _deciding_words(
+        self, model: LinearModel, reading: Reading, features: Features, scores: Scores, category: int
+    ) -> tuple[str, ...]:
+        tokens = reading.tokens
+        shown = [token.word for token in tokens]
+        for hit in reading.hits:  # a keyword phrase is shown whole, even if jieba split it
+            for index in range(hit.first, hit.last + 1):
+                shown[index] = hit.word
+        push: dict[str, float] = {}
+        options = model.options
+        norm = scores.norm
+        if options.words and norm:
+            table = model.text_weights
+            text = features.text
+            sublinear = options.sublinear_tf
+            breaks, negated, emphasis = reading.breaks, reading.negated, reading.emphasis
+            for index, token in enumerate(tokens):
+                if breaks[index]:
+                    continue
+                name = token_feature(token.word, negated[index], options)
+                row = table.get(name)
+                if row is None:
+                    continue
+                count = text[name]
+                tf = (1.0 + math.log(count)) if sublinear and count != 1.0 else count
+                weight = emphasis[index] if options.contrast else 1.0
+                amount = tf * row[0] / norm * weight / count * _margin(row, category + 1)
+                push[shown[index]] = push.get(shown[index], 0.0) + amount
+        for share in features.keyword_shares:
+            total = features.keyword_totals[share.name]
+            value = features.keywords[share.name] * share.value / total if total else 0.0
+            word = shown[share.first]
+            push[word] = push.get(word, 0.0) + value * _margin(model.keyword_weights[share.name], category)
+        ranked = sorted(
+            ((word, amount) for word, amount in push.items() if amount > 0 and _is_wordlike(word)),
+            key=lambda item: -item[1],
+        )
+        if not ranked:
+            return ()
+        floor = ranked[0][1] * self._min_share
+        return tuple(word for word, amount in ranked[: self._max_words] if amount >= floor)
+
+    def _get_parts(self) -> _RouterParts:
+        if self._parts is None:
+            with self._lock:  # the bot may classify from worker threads
+                if self._parts is None:
+                    self._parts = self._load()
+        return self._parts
 
 
-@dataclass(frozen=True)
-class _Token:
-    word: str
-    start: int
-    end: int
+def _file_key(path: Path | None) -> tuple[str, int] | None:
+    """Path and modification time, so a changed file (a newly adopted model) is read again."""
+    if path is None:
+        return None
+    resolved = Path(path).resolve()
+    if resolved.is_dir():
+        resolved = current_model_path(resolved).resolve()
+    return str(resolved), resolved.stat().st_mtime_ns
 
 
-@dataclass(frozen=True)
-class _Match:
-    word: str
-    start: int
-    end: int
+@functools.lru_cache(maxsize=8)
+def _load_parts(
+    model: tuple[str, int],
+    dictionary: tuple[str, int],
+    userdict: tuple[str, int],
+    keywords: tuple[str, int],
+    variants: tuple[str, int] | None,
+    units: tuple[str, int] | None,
+) -> _RouterParts:
+    router = UnitRouter.from_file(Path(units[0])) if units else None
+    reader = Reader.from_files(
+        dictionary_path=Path(dictionary[0]),
+        userdict_path=Path(userdict[0]),
+        keywords_path=Path(keywords[0]),
+        variants_path=Path(variants[0]) if variants else None,
+        extra_words=router.words if router else (),
+    )
+    return _RouterParts(reader, LinearModel.load(Path(model[0])), router)
+
+
+def _margin(weights: Sequence[float], position: int) -> float:
+    """``weights[position]`` minus the mean of the other category weights (skips an idf at 0)."""
+    start = len(weights) - len(CATEGORIES)
+    others = (sum(weights[start:]) - weights[position]) / (len(CATEGORIES) - 1)
+    return weights[position] - others
+
+
+def _is_wordlike(word: str) -> bool:
+    return any(char.isalnum() for char in word)
+
+
+def _no_evidence(version: str, scores: Mapping[str, float] | None = None) -> Classification:
+    return Classification(
+        category=FALLBACK_CATEGORY,
+        confidence=0.0,
+        deciding_words=(),
+        scores=MappingProxyType(dict(scores or dict.fromkeys(CATEGORIES, 0.0))),
+        model_version=version,
+    )
+
+
+# --- the keyword-only baseline (v1) --------------------------------------------------------
 
 
 class KeywordClassifier:
     """Weighted keyword matching over jieba tokens, with negation and contrast handling.
 
     Scoring. Each keyword occurrence contributes ``weight × negation × contrast`` to every
-    category that lists it, where ``negation`` is ``negation_factor`` when a negation token
-    precedes it within ``negation_window`` characters of the same clause (else 1; categories
-    in ``negation_exempt`` ignore negation) and ``contrast`` is ``contrast_before`` before the
-    last 但是/可是/不过/然而/却 of its sentence, ``contrast_after`` after it, else 1. A keyword
-    repeated in one message counts once, at its strongest occurrence, so a long rant does not
-    outweigh a precise one.
+    category that lists it, where ``negation`` is ``negation_factor`` when the keyword is
+    negated (see :mod:`domain.analysis`; categories in ``negation_exempt`` ignore negation)
+    and ``contrast`` is ``contrast_before`` before the last 但是/可是/不过/然而/却 of its
+    sentence, ``contrast_after`` after it, else 1. A keyword repeated in one message counts
+    once, at its strongest occurrence, so a long rant does not outweigh a precise one.
 
     Decision and confidence. The category with the highest score wins (ties go to the one
     listed first in :data:`CATEGORIES`); with no evidence at all the message is ``other``.
     ::
 
         confidence = s_top / (s_1 + s_2 + s_3 + s_4 + evidence_prior)
-
-    The share of the evidence held by the winner, shrunk towards 0 when there is little
-    evidence: one keyword of weight 3 alone gives 0.75, two categories tied at 2 give 0.4,
-    no keyword gives 0.
     """
+
+    VERSION = "keywords"
 
     def __init__(
         self,
         keywords: Mapping[str, Mapping[str, float]],
         user_words: Iterable[str] = (),
         *,
+        dictionary_path: Path = DEFAULT_DICTIONARY_PATH,
+        variants: SpellingVariants = NO_VARIANTS,
         negations: Iterable[str] = DEFAULT_NEGATIONS,
         contrasts: Iterable[str] = DEFAULT_CONTRASTS,
         negation_exempt: Iterable[str] = DEFAULT_NEGATION_EXEMPT,
@@ -143,141 +323,69 @@ class KeywordClassifier:
         contrast_after: float = 1.5,
         evidence_prior: float = 1.0,
     ) -> None:
-        self._lexicon = _build_lexicon(keywords)
-        self._user_words = tuple(UserWord.parse(line) for line in user_words if line.strip())
-        self._negations = frozenset(normalize(word) for word in negations)
-        self._contrasts = frozenset(normalize(word) for word in contrasts)
+        self._lexicon = KeywordLexicon(keywords)
+        self._user_words = [UserWord.parse(line) for line in user_words if line.strip()]
+        self._dictionary_path = dictionary_path
+        self._variants = variants
+        self._rules = ReadingRules(
+            negations=frozenset(negations),
+            contrasts=frozenset(contrasts),
+            negation_window=negation_window,
+            contrast_before=contrast_before,
+            contrast_after=contrast_after,
+        )
         self._negation_exempt = frozenset(negation_exempt)
         self._negation_factor = negation_factor
-        self._negation_window = negation_window
-        self._contrast_before = contrast_before
-        self._contrast_after = contrast_after
         self._evidence_prior = evidence_prior
-        # jieba needs ~1 s to load its dictionary; defer that to first use (or warm_up()).
-        self._tokenizer: jieba.Tokenizer | None = None
-        self._tokenizer_lock = threading.Lock()
+        self._reader: Reader | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def from_files(
         cls,
         keywords_path: Path = DEFAULT_KEYWORDS_PATH,
         userdict_path: Path = DEFAULT_USERDICT_PATH,
-        **options: Any,
+        **options: object,
     ) -> KeywordClassifier:
         """Load keyword weights (TOML, one table per category) and a jieba user dictionary."""
-        with Path(keywords_path).open("rb") as keywords_file:
-            keywords = tomllib.load(keywords_file)
-        user_words = Path(userdict_path).read_text(encoding="utf-8-sig").splitlines()
-        return cls(keywords, user_words, **options)
+        lexicon = KeywordLexicon.from_file(keywords_path)
+        keywords: dict[str, dict[str, float]] = {}
+        for word in lexicon.words:
+            for category, weight in lexicon.weights(word).items():
+                keywords.setdefault(category, {})[word] = weight
+        lines = [f"{w.word} {w.freq or ''} {w.tag or ''}".strip() for w in read_user_words(userdict_path)]
+        return cls(keywords, lines, **options)  # type: ignore[arg-type]
 
     def warm_up(self) -> None:
-        """Load the jieba dictionary now, e.g. at bot start-up instead of on the first message."""
-        self._get_tokenizer()
+        self._get_reader()
 
     def tokenize(self, text: str) -> list[str]:
-        """The jieba tokens of the normalised text, without whitespace tokens."""
-        return [token.word for token in self._tokens(normalize(text))]
+        return [token.word for token in self._get_reader().read(text).tokens]
 
     def classify(self, text: str) -> Classification:
-        normalized = normalize(text)
-        if not normalized:
-            return _no_evidence()
-        contributions = self._contributions(normalized)
+        reader = self._get_reader()
+        prepared = reader.prepare(text)
+        if not prepared:
+            return _no_evidence(self.VERSION)
+        contributions = self._contributions(reader.read_prepared(prepared))
         return self._decide(contributions)
 
-    # --- evidence -------------------------------------------------------------------------
-
-    def _contributions(self, text: str) -> dict[str, dict[str, float]]:
-        """Per category, each matched keyword's weighted contribution (strongest occurrence)."""
-        tokens = self._tokens(text)
-        matches = self._find_matches(text, tokens)
-        matched_spans = [(match.start, match.end) for match in matches]
-        negators = [
-            t for t in tokens if t.word in self._negations and not _inside(t, matched_spans)
-        ]
-        contrast_weight = self._contrast_weights(text, tokens, matched_spans)
-        clause_of = clause_ids(text)
-
+    def _contributions(self, reading: Reading) -> dict[str, dict[str, float]]:
         contributions: dict[str, dict[str, float]] = {category: {} for category in CATEGORIES}
-        for match in matches:
-            negated = _is_negated(match, negators, clause_of, self._negation_window)
-            for category, weight in self._lexicon[match.word].items():
-                factor = contrast_weight[match.start]
-                if negated and category not in self._negation_exempt:
+        for hit in reading.hits:
+            for category, weight in hit.weights.items():
+                factor = hit.emphasis
+                if hit.negated and category not in self._negation_exempt:
                     factor *= self._negation_factor
                 per_word = contributions[category]
-                per_word[match.word] = max(per_word.get(match.word, 0.0), weight * factor)
+                per_word[hit.word] = max(per_word.get(hit.word, 0.0), weight * factor)
         return contributions
-
-    def _find_matches(self, text: str, tokens: Sequence[_Token]) -> list[_Match]:
-        """Non-overlapping keyword occurrences, preferring the longest keyword at any spot.
-
-        Longest-first lets a phrase own its parts: "没有立案" is one petition phrase, not a
-        negated "立案"; "无犯罪记录证明" is a certificate, not a negated "犯罪".
-        """
-        token_of = _token_index_by_char(tokens, len(text))
-        candidates = [
-            _Match(word, start, start + len(word))
-            for word in self._lexicon
-            for start in _occurrences(text, word)
-            if self._is_word_match(start, start + len(word), tokens, token_of)
-        ]
-        candidates.sort(key=lambda match: (-(match.end - match.start), match.start))
-        taken = [False] * len(text)
-        chosen: list[_Match] = []
-        for match in candidates:
-            if not any(taken[match.start : match.end]):
-                taken[match.start : match.end] = [True] * (match.end - match.start)
-                chosen.append(match)
-        return sorted(chosen, key=lambda match: match.start)
-
-    @staticmethod
-    def _is_word_match(
-        start: int, end: int, tokens: Sequence[_Token], token_of: Sequence[int]
-    ) -> bool:
-        """Accept a substring hit only where it reads as a word in the segmentation."""
-        first, last = token_of[start], token_of[end - 1]
-        if first < 0 or last < 0:
-            return False
-        if end - start >= _MIN_CROSS_TOKEN_LENGTH:
-            return True  # long phrases the segmenter may have split ("收了/好处")
-        if first != last:
-            return False  # a short word straddling two tokens is a coincidence ("没收/钱")
-        token = tokens[first]
-        # A single character must be a whole token ("偷", not the 偷 of "偷偷摸摸"); two
-        # characters may sit inside a longer token ("诈骗" in "诈骗案").
-        return end - start > 1 or (token.start, token.end) == (start, end)
-
-    def _contrast_weights(
-        self, text: str, tokens: Sequence[_Token], matched_spans: Sequence[tuple[int, int]]
-    ) -> list[float]:
-        """Per character: discounted before the last contrast word of its scope, boosted after."""
-        cues = [t for t in tokens if t.word in self._contrasts and not _inside(t, matched_spans)]
-        if not cues:
-            return [1.0] * len(text)
-        sentence_of = sentence_ids(text)
-        scope_of = _contrast_scopes(sentence_of, tokens, set(cues))
-        last_cue_end: dict[int, int] = {}
-        for cue in cues:
-            scope = scope_of[sentence_of[cue.start]]
-            last_cue_end[scope] = max(last_cue_end.get(scope, 0), cue.end)
-        return [
-            self._contrast_weight(position, last_cue_end.get(scope_of[sentence]))
-            for position, sentence in enumerate(sentence_of)
-        ]
-
-    def _contrast_weight(self, position: int, cue_end: int | None) -> float:
-        if cue_end is None:
-            return 1.0
-        return self._contrast_after if position >= cue_end else self._contrast_before
-
-    # --- decision -------------------------------------------------------------------------
 
     def _decide(self, contributions: Mapping[str, Mapping[str, float]]) -> Classification:
         scores = {name: sum(contributions[name].values(), 0.0) for name in CATEGORIES}
         total = sum(scores.values())
         if total <= 0:
-            return _no_evidence(scores)
+            return _no_evidence(self.VERSION, scores)
         category = max(CATEGORIES, key=lambda name: (scores[name], -CATEGORIES.index(name)))
         ranked = sorted(contributions[category].items(), key=lambda item: -item[1])
         return Classification(
@@ -285,144 +393,15 @@ class KeywordClassifier:
             confidence=scores[category] / (total + self._evidence_prior),
             deciding_words=tuple(word for word, weight in ranked if weight > 0),
             scores=MappingProxyType(scores),
+            model_version=self.VERSION,
         )
 
-    # --- segmentation ---------------------------------------------------------------------
-
-    def _tokens(self, text: str) -> list[_Token]:
-        tokenizer = self._get_tokenizer()
-        return [
-            _Token(word, start, end)
-            for word, start, end in tokenizer.tokenize(text)
-            if not word.isspace()
-        ]
-
-    def _get_tokenizer(self) -> jieba.Tokenizer:
-        if self._tokenizer is None:
-            with self._tokenizer_lock:  # the bot may classify from worker threads
-                if self._tokenizer is None:
-                    self._tokenizer = self._build_tokenizer()
-        return self._tokenizer
-
-    def _build_tokenizer(self) -> jieba.Tokenizer:
-        # A private Tokenizer keeps our domain words out of jieba's process-wide default
-        # (jieba.dt), which other code may rely on.
-        tokenizer = _fresh_tokenizer()
-        for entry in self._user_words:
-            tokenizer.add_word(normalize(entry.word), entry.freq, entry.tag)
-        return tokenizer
-
-
-# --- jieba ----------------------------------------------------------------------------------
-
-
-@functools.cache
-def _default_dictionary() -> tuple[dict[str, int], int]:
-    """jieba's default word frequencies, loaded once per process (~1.5 s from jieba's cache)."""
-    loader = jieba.Tokenizer()
-    loader.initialize()  # jieba itself caches the parsed dictionary in the temp directory
-    return loader.FREQ, loader.total
-
-
-def _fresh_tokenizer() -> jieba.Tokenizer:
-    """A Tokenizer on its own copy of the default dictionary, ready without re-loading it.
-
-    Copying the ~500k-entry frequency table takes ~20 ms instead of the ~1.5 s a new
-    ``initialize()`` costs, so every classifier after the first starts almost at once. It
-    sets the same three attributes ``Tokenizer.initialize`` sets (jieba is pinned).
-    """
-    frequencies, total = _default_dictionary()
-    tokenizer = jieba.Tokenizer()
-    tokenizer.FREQ = dict(frequencies)
-    tokenizer.total = total
-    tokenizer.initialized = True
-    return tokenizer
-
-
-# --- helpers --------------------------------------------------------------------------------
-
-
-def _build_lexicon(keywords: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
-    """Invert ``category -> word -> weight`` into ``word -> category -> weight``, validated."""
-    lexicon: dict[str, dict[str, float]] = {}
-    for category, words in keywords.items():
-        if category not in CATEGORIES:
-            raise ValueError(f"unknown category {category!r}; expected one of {CATEGORIES}")
-        for raw_word, weight in words.items():
-            word = normalize(raw_word)
-            if not word:
-                raise ValueError(f"empty keyword in category {category!r}")
-            if not _is_positive_number(weight):
-                raise ValueError(f"keyword {raw_word!r} in {category!r} needs a positive weight")
-            lexicon.setdefault(word, {})[category] = float(weight)
-    return lexicon
-
-
-def _is_positive_number(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False  # TOML `true` would otherwise pass as 1
-    return math.isfinite(value) and value > 0
-
-
-def _no_evidence(scores: Mapping[str, float] | None = None) -> Classification:
-    return Classification(
-        category=FALLBACK_CATEGORY,
-        confidence=0.0,
-        deciding_words=(),
-        scores=MappingProxyType(dict(scores or dict.fromkeys(CATEGORIES, 0.0))),
-    )
-
-
-def _occurrences(text: str, word: str) -> Iterator[int]:
-    start = text.find(word)
-    while start != -1:
-        yield start
-        start = text.find(word, start + 1)
-
-
-def _token_index_by_char(tokens: Sequence[_Token], length: int) -> list[int]:
-    """For each character, the index of the token covering it (-1 for skipped whitespace)."""
-    index = [-1] * length
-    for position, token in enumerate(tokens):
-        index[token.start : token.end] = [position] * (token.end - token.start)
-    return index
-
-
-def _inside(token: _Token, spans: Sequence[tuple[int, int]]) -> bool:
-    return any(start < token.end and token.start < end for start, end in spans)
-
-
-def _is_negated(
-    match: _Match, negators: Sequence[_Token], clause_of: Sequence[int], window: int
-) -> bool:
-    """True if a negation token ends shortly before ``match`` in the same clause."""
-    return any(
-        negator.end <= match.start
-        and match.start - negator.end <= window
-        and clause_of[negator.start] == clause_of[match.start]
-        for negator in negators
-    )
-
-
-def _contrast_scopes(
-    sentence_of: Sequence[int], tokens: Sequence[_Token], cues: set[_Token]
-) -> list[int]:
-    """Sentence -> scope of its contrast words.
-
-    A sentence that opens with "但是" contrasts with the sentence before it, so it joins that
-    sentence's scope; otherwise every sentence is its own scope.
-    """
-    sentence_count = sentence_of[-1] + 1
-    first_word: dict[int, _Token] = {}
-    for token in tokens:
-        if not _is_punctuation(token.word):
-            first_word.setdefault(sentence_of[token.start], token)
-    scopes = list(range(sentence_count))
-    for sentence in range(1, sentence_count):
-        if first_word.get(sentence) in cues:
-            scopes[sentence] = scopes[sentence - 1]
-    return scopes
-
-
-def _is_punctuation(word: str) -> bool:
-    return all(not char.isalnum() for char in word)
+    def _get_reader(self) -> Reader:
+        if self._reader is None:
+            with self._lock:
+                if self._reader is None:
+                    segmenter = Segmenter.from_files(self._dictionary_path)
+                    segmenter.add_user_words(self._user_words, normalize)
+                    segmenter.add_rare_words(sorted(self._lexicon.words))
+                    self._reader = Reader(segmenter, self._lexicon, self._rules, self._variants)
+        return self._reader

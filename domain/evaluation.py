@@ -1,13 +1,14 @@
-"""Classification quality figures: accuracy, per-label precision/recall/F1, macro-F1, confusion.
+"""Classification quality figures: accuracy, per-label precision/recall/F1, macro-F1, confusion,
+and what a confidence threshold does: how many items go to triage, how right the rest are.
 
-Used to compare classifiers (keywords now, a learned model later) on a labelled corpus.
+Used to compare classifiers on a labelled corpus and to decide whether a retrained model is adopted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.classifier import CATEGORIES
+from domain.analysis import CATEGORIES
 
 _PLACES = 4
 
@@ -34,6 +35,25 @@ def evaluate(
         "macro_f1": round(macro_f1, _PLACES),
         "per_label": {label: _rounded(figures) for label, figures in per_label.items()},
         "confusion": confusion,
+    }
+
+
+def triage_figures(
+    gold: Sequence[str], predicted: Sequence[str], confidences: Sequence[float], threshold: float
+) -> dict:
+    """What routing at ``threshold`` does: items below it go to triage, the rest are auto-routed.
+
+    Returns ``{"threshold", "triage_rate", "auto_routed", "auto_routed_accuracy"}``; the
+    accuracy is over auto-routed items only (0.0 when none is auto-routed).
+    """
+    if not len(gold) == len(predicted) == len(confidences):
+        raise ValueError("gold, predicted and confidences must be aligned")
+    routed = [g == p for g, p, c in zip(gold, predicted, confidences) if c >= threshold]
+    return {
+        "threshold": threshold,
+        "triage_rate": round(_ratio(len(gold) - len(routed), len(gold)), _PLACES),
+        "auto_routed": len(routed),
+        "auto_routed_accuracy": round(_ratio(sum(routed), len(routed)), _PLACES),
     }
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from bot.settings import Settings
 from domain.calendar import OfficeHours, WorkingCalendar, next_office_moment
-from domain.classifier import KeywordClassifier
+from domain.classifier import TextClassifier
 from domain.clock import Clock
 from i18n import Texts
 from storage.database import Database
@@ -21,7 +21,7 @@ class Runtime:
     clock: Clock
     calendar: WorkingCalendar
     hours: OfficeHours
-    classifier: KeywordClassifier
+    classifier: TextClassifier
     texts: Texts
     # Called after a commit that queued outgoing messages, so the dispatcher sends them at once.
     wake_dispatcher: Callable[[], None] = field(default=lambda: None)

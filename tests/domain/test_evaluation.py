@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.classifier import CATEGORIES
-from domain.evaluation import evaluate
+from domain.evaluation import evaluate, triage_figures
 
 B, P, D, O = "business", "petition", "discipline", "other"
 
@@ -113,3 +113,23 @@ def test_accuracy_is_the_share_of_the_confusion_diagonal(pairs: list[tuple[str, 
     assert total == result["n"] == len(pairs)
     assert result["accuracy"] == (round(diagonal / total, 4) if total else 0.0)
     assert sum(figures["support"] for figures in result["per_label"].values()) == total
+
+
+def test_items_below_the_threshold_go_to_triage_and_the_rest_are_scored() -> None:
+    confidences = [0.9, 0.8, 0.3, 0.95, 0.5, 0.7, 0.2, 0.99]
+
+    figures = triage_figures(GOLD, PREDICTED, confidences, threshold=0.6)
+
+    # Auto-routed: items 0, 1, 3, 5, 7 -> right: 0, 1, 3, 5 (item 7 is other -> business).
+    assert figures == {"threshold": 0.6, "triage_rate": 0.375, "auto_routed": 5, "auto_routed_accuracy": 0.8}
+
+
+def test_with_everything_in_triage_the_auto_routed_accuracy_is_zero() -> None:
+    figures = triage_figures(GOLD, PREDICTED, [0.1] * len(GOLD), threshold=0.5)
+
+    assert (figures["triage_rate"], figures["auto_routed"], figures["auto_routed_accuracy"]) == (1.0, 0, 0.0)
+
+
+def test_misaligned_confidences_are_refused() -> None:
+    with pytest.raises(ValueError, match="aligned"):
+        triage_figures(GOLD, PREDICTED, [0.5], threshold=0.5)

@@ -115,3 +115,19 @@ def test_eval_classifier_measures_the_dev_corpus() -> None:
     assert figures["n"] == 240
     assert set(figures["per_label"]) == {"business", "petition", "discipline", "other"}
     assert sum(sum(row.values()) for row in figures["confusion"].values()) == 240
+
+
+def test_a_revoked_invite_code_can_no_longer_register_anyone(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("OPENDOOR_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}")
+    main(["invite", "--department", "petition"])
+    code = capsys.readouterr().out.strip()
+    assert main(["invite", "--revoke", code]) == 0
+    assert main(["invite", "--revoke", code]) == 0  # revoking twice is harmless: still unusable
+    assert main(["invite", "--revoke", "NOSUCHCODE"]) == 2
+
+
+def test_officers_are_listed_and_deactivated_by_id(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("OPENDOOR_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}")
+    assert main(["officer", "--deactivate", "99"]) == 2
+    assert "no officer with id 99" in capsys.readouterr().err
+    assert main(["officer", "--list"]) == 0

@@ -1,0 +1,341 @@
+"""What a message says before any scoring: its words, keyword phrases, negations and contrasts.
+
+One pass over the prepared text (see :func:`domain.textnorm.prepare`) gives every component the
+same reading: the keyword classifier scores the keyword hits, the model turns the words into
+features, and the explanation shown to officers points back at the same words.
+
+Negation. A token or keyword is *negated* when a negation word (不是, 没有, 未, …) ends at most
+``negation_window`` characters before it in the same clause: "不是投诉哪个警察" does not report an
+officer. Negation words that sit inside a keyword phrase do not count ("没有立案" is one petition
+phrase, "无犯罪记录证明" one certificate).
+
+Contrast. Within a sentence, words before the last 但是/可是/不过/然而/却 weigh ``contrast_before``
+and words after it ``contrast_after`` ("民警态度很好，但是案子三个月没人管" is about the case). A
+sentence that opens with 但是 contrasts with the sentence before it.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from domain.segmenter import Segmenter, Token
+from domain.textnorm import NO_VARIANTS, SpellingVariants, normalize, prepare
+
+CATEGORIES: tuple[str, ...] = ("business", "petition", "discipline", "other")
+
+# Tokens that negate what follows them in the same clause ("不是投诉哪个警察", "没有收钱").
+# They are compared with whole jieba tokens, so "没收" or "不满意" never count as "没"/"不".
+DEFAULT_NEGATIONS: frozenset[str] = frozenset(
+    {
+        "不", "不是", "并不", "并不是", "并非", "绝不", "从不", "不会", "不要", "不用",
+        "没", "没有", "并没有", "从没", "从没有", "从来没", "从来没有", "从未", "未", "无", "别",
+    }
+)
+# Tokens after which the writer states what they really mean ("态度很好，但是案子没人管").
+DEFAULT_CONTRASTS: frozenset[str] = frozenset({"但是", "但", "可是", "不过", "然而", "却"})
+
+_CLAUSE_BREAKS = frozenset("。!?;\n,、:…~")
+_SENTENCE_ENDS = frozenset("。!?;\n")
+# Shorter keywords only match inside one jieba token: "收钱" must not fire on "没收/钱".
+_MIN_CROSS_TOKEN_LENGTH = 3
+
+
+@dataclass(frozen=True)
+class ReadingRules:
+    """How negation and contrast change the weight of what follows them."""
+
+    negations: frozenset[str] = DEFAULT_NEGATIONS
+    contrasts: frozenset[str] = DEFAULT_CONTRASTS
+    negation_window: int = 6
+    contrast_before: float = 0.5
+    contrast_after: float = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordHit:
+    """One keyword occurrence, with its weight per category and how the sentence qualifies it."""
+
+    word: str
+    start: int
+    end: int
+    weights: Mapping[str, float]
+    negated: bool
+    emphasis: float  # contrast weight: <1 before a 但是, >1 after it, else 1
+    first: int  # the tokens it covers, first..last
+    last: int
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The prepared text, its tokens (whitespace left out) and what qualifies each of them."""
+
+    text: str
+    tokens: Sequence[Token]
+    negated: Sequence[bool]  # per token
+    emphasis: Sequence[float]  # per token
+    clause: Sequence[int]  # per token: clause number
+    hits: Sequence[KeywordHit]
+    breaks: Sequence[bool] = ()  # per token: punctuation that ends a clause
+
+    def __post_init__(self) -> None:
+        if len(self.breaks) != len(self.tokens):
+            object.__setattr__(self, "breaks", [_is_break(token.word) for token in self.tokens])
+
+    def is_break(self, index: int) -> bool:
+        return self.breaks[index]
+
+
+class KeywordLexicon:
+    """Weighted keywords per category (``data/keywords.toml``), matched on token boundaries."""
+
+    def __init__(
+        self, keywords: Mapping[str, Mapping[str, float]], categories: Sequence[str] = CATEGORIES
+    ) -> None:
+        self._lexicon = build_lexicon(keywords, categories)
+        by_prefix: dict[str, list[str]] = {}
+        for word in sorted(self._lexicon, key=len, reverse=True):
+            if len(word) > 1:
+                by_prefix.setdefault(word[:2], []).append(word)
+        self._by_prefix = {prefix: tuple(words) for prefix, words in by_prefix.items()}
+        self._singles = frozenset(word for word in self._lexicon if len(word) == 1)
+
+    @classmethod
+    def from_file(cls, path: Path) -> KeywordLexicon:
+        with Path(path).open("rb") as file:
+            return cls(tomllib.load(file))
+
+    @property
+    def words(self) -> frozenset[str]:
+        return frozenset(self._lexicon)
+
+    def weights(self, word: str) -> Mapping[str, float]:
+        return self._lexicon[word]
+
+    def find(self, text: str, tokens: Sequence[Token]) -> list[tuple[str, int, int, int, int]]:
+        """Non-overlapping keyword occurrences ``(word, start, end, first token, last token)``.
+
+        The longest keyword wins where occurrences overlap.
+
+        Longest-first lets a phrase own its parts: "没有立案" is one petition phrase, not a
+        negated "立案"; "无犯罪记录证明" is a certificate, not a negated "犯罪".
+        """
+        token_of = [-1] * len(text)
+        for index, token in enumerate(tokens):
+            for position in range(token.start, token.end):
+                token_of[position] = index
+        candidates: list[tuple[int, int, str]] = []
+        by_prefix = self._by_prefix
+        singles = self._singles
+        for start in range(len(text)):
+            char = text[start]
+            if char in singles and _is_word_match(start, start + 1, tokens, token_of):
+                candidates.append((-1, start, char))
+            words = by_prefix.get(text[start : start + 2])
+            if not words:
+                continue
+            for word in words:
+                end = start + len(word)
+                if text.startswith(word, start) and _is_word_match(start, end, tokens, token_of):
+                    candidates.append((-(end - start), start, word))
+        if not candidates:
+            return []
+        candidates.sort()
+        taken = bytearray(len(text))
+        chosen: list[tuple[str, int, int, int, int]] = []
+        for negative_length, start, word in candidates:
+            end = start - negative_length
+            if not any(taken[start:end]):
+                taken[start:end] = b"\x01" * (end - start)
+                chosen.append((word, start, end, token_of[start], token_of[end - 1]))
+        chosen.sort(key=lambda hit: hit[1])
+        return chosen
+
+
+class Reader:
+    """Turns a message into a :class:`Reading`: prepared text, tokens, keywords, negation, contrast."""
+
+    def __init__(
+        self,
+        segmenter: Segmenter,
+        lexicon: KeywordLexicon,
+        rules: ReadingRules = ReadingRules(),
+        variants: SpellingVariants = NO_VARIANTS,
+    ) -> None:
+        self.segmenter = segmenter
+        self.lexicon = lexicon
+        self.rules = rules
+        self.variants = variants
+        self._negations = frozenset(normalize(word) for word in rules.negations)
+        self._contrasts = frozenset(normalize(word) for word in rules.contrasts)
+
+    @classmethod
+    def from_files(
+        cls,
+        *,
+        dictionary_path: Path,
+        userdict_path: Path,
+        keywords_path: Path,
+        variants_path: Path | None = None,
+        rules: ReadingRules = ReadingRules(),
+        extra_words: Iterable[str] = (),
+    ) -> Reader:
+        """A reader on the given files; keyword phrases and ``extra_words`` (e.g. the business
+        units' keywords) become words of the segmenter, so they are read as one token."""
+        segmenter = Segmenter.from_files(dictionary_path, userdict_path, normalize_word=normalize)
+        lexicon = KeywordLexicon.from_file(keywords_path)
+        segmenter.add_rare_words(sorted(lexicon.words | {normalize(word) for word in extra_words}))
+        variants = SpellingVariants.from_file(variants_path) if variants_path else NO_VARIANTS
+        return cls(segmenter, lexicon, rules, variants)
+
+    def prepare(self, text: str) -> str:
+        return prepare(text, self.variants)
+
+    def read(self, text: str) -> Reading:
+        """Reads a raw message (it is prepared first: see :func:`domain.textnorm.prepare`)."""
+        return self.read_prepared(self.prepare(text))
+
+    def read_prepared(self, text: str) -> Reading:
+        tokens = self.segmenter.tokens(text)
+        found = self.lexicon.find(text, tokens)
+        inside_hit = _covered(found, len(text))
+        breaks = [_is_break(token.word) for token in tokens]
+        clause, sentence = _clauses_and_sentences(tokens, breaks)
+        negated = self._negated(tokens, clause, inside_hit)
+        emphasis = self._emphasis(tokens, sentence, inside_hit)
+        weights = self.lexicon.weights
+        hits = [
+            KeywordHit(word, start, end, weights(word), negated[first], emphasis[first], first, last)
+            for word, start, end, first, last in found
+        ]
+        return Reading(text, tokens, negated, emphasis, clause, hits, breaks)
+
+    def _negated(self, tokens: Sequence[Token], clause: Sequence[int], inside_hit: bytearray) -> list[bool]:
+        """Per token: does a negation word end shortly before it in the same clause?"""
+        window = self.rules.negation_window
+        result = [False] * len(tokens)
+        last_end = -1
+        last_clause = -1
+        for index, token in enumerate(tokens):
+            if last_end >= 0 and last_clause == clause[index] and token.start - last_end <= window:
+                result[index] = True
+            if token.word in self._negations and not inside_hit[token.start]:
+                last_end, last_clause = token.end, clause[index]
+        return result
+
+    def _emphasis(self, tokens: Sequence[Token], sentence: Sequence[int], inside_hit: bytearray) -> list[float]:
+        """Per token: ``contrast_before`` before the last contrast word of its scope, ``contrast_after`` after."""
+        cues = [
+            index
+            for index, token in enumerate(tokens)
+            if token.word in self._contrasts and not inside_hit[token.start]
+        ]
+        if not cues:
+            return [1.0] * len(tokens)
+        scope = _contrast_scopes(tokens, sentence, set(cues))
+        last_cue: dict[int, int] = {}
+        for index in cues:
+            last_cue[scope[sentence[index]]] = index
+        weights = []
+        for index in range(len(tokens)):
+            cue = last_cue.get(scope[sentence[index]])
+            if cue is None:
+                weights.append(1.0)
+            elif index > cue:
+                weights.append(self.rules.contrast_after)
+            elif index < cue:
+                weights.append(self.rules.contrast_before)
+            else:
+                weights.append(1.0)  # the contrast word itself
+        return weights
+
+
+def build_lexicon(
+    keywords: Mapping[str, Mapping[str, float]], categories: Sequence[str] = CATEGORIES
+) -> dict[str, dict[str, float]]:
+    """Invert ``category -> word -> weight`` into ``word -> category -> weight``, validated."""
+    lexicon: dict[str, dict[str, float]] = {}
+    for category, words in keywords.items():
+        if category not in categories:
+            raise ValueError(f"unknown category {category!r}; expected one of {tuple(categories)}")
+        for raw_word, weight in words.items():
+            word = normalize(raw_word)
+            if not word:
+                raise ValueError(f"empty keyword in category {category!r}")
+            if not _is_positive_number(weight):
+                raise ValueError(f"keyword {raw_word!r} in {category!r} needs a positive weight")
+            lexicon.setdefault(word, {})[category] = float(weight)
+    return lexicon
+
+
+def _is_positive_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False  # TOML `true` would otherwise pass as 1
+    return math.isfinite(value) and value > 0
+
+
+def _is_word_match(start: int, end: int, tokens: Sequence[Token], token_of: Sequence[int]) -> bool:
+    """Accept a substring hit only where it reads as a word in the segmentation."""
+    first, last = token_of[start], token_of[end - 1]
+    if first < 0 or last < 0:
+        return False
+    if end - start >= _MIN_CROSS_TOKEN_LENGTH:
+        return True  # long phrases the segmenter may have split ("收了/好处")
+    if first != last:
+        return False  # a short word straddling two tokens is a coincidence ("没收/钱")
+    token = tokens[first]
+    # A single character must be a whole token ("偷", not the 偷 of "偷偷摸摸"); two
+    # characters may sit inside a longer token ("诈骗" in "诈骗案").
+    return end - start > 1 or (token.start, token.end) == (start, end)
+
+
+def _covered(found: Iterable[tuple[str, int, int, int, int]], length: int) -> bytearray:
+    covered = bytearray(length)
+    for _, start, end, _, _ in found:
+        covered[start:end] = b"\x01" * (end - start)
+    return covered
+
+
+def _is_break(word: str) -> bool:
+    return word[0] in _CLAUSE_BREAKS or (word[0] == "." and not word[1:2].isdigit())
+
+
+def _clauses_and_sentences(tokens: Sequence[Token], breaks: Sequence[bool]) -> tuple[list[int], list[int]]:
+    """Clause and sentence number per token; whitespace between tokens also ends a clause."""
+    clause: list[int] = []
+    sentence: list[int] = []
+    current_clause = current_sentence = 0
+    previous_end = None
+    for token, is_break in zip(tokens, breaks):
+        if previous_end is not None and token.start > previous_end:
+            current_clause += 1  # whitespace (or a newline) lay between the two tokens
+        clause.append(current_clause)
+        sentence.append(current_sentence)
+        word = token.word
+        if is_break:
+            current_clause += 1
+            if word[0] in _SENTENCE_ENDS or word[0] == ".":
+                current_sentence += 1
+        previous_end = token.end
+    return clause, sentence
+
+
+def _contrast_scopes(tokens: Sequence[Token], sentence: Sequence[int], cues: set[int]) -> list[int]:
+    """Sentence -> scope of its contrast words.
+
+    A sentence that opens with "但是" contrasts with the sentence before it, so it joins that
+    sentence's scope; otherwise every sentence is its own scope.
+    """
+    count = (sentence[-1] + 1) if sentence else 0
+    first_word: dict[int, int] = {}
+    for index, token in enumerate(tokens):
+        if not _is_break(token.word):
+            first_word.setdefault(sentence[index], index)
+    scopes = list(range(count))
+    for number in range(1, count):
+        if first_word.get(number) in cues:
+            scopes[number] = scopes[number - 1]
+    return scopes

@@ -1,0 +1,157 @@
+"""Features the routing model reads from a :class:`~domain.analysis.Reading`.
+
+Three kinds, each a name -> value:
+
+* ``w:<word>`` — a jieba token; ``w!:<word>`` when negated ("不是投诉" gives ``w!:投诉``);
+* ``c:<chars>`` — character n-grams inside a clause (robust to typos, rare words and words
+  the compact dictionary splits); ``c!:`` when they start in a negated token;
+* ``k:<category>`` — the keyword evidence for a category (sum of the weights in
+  ``data/keywords.toml``, each word counted once at its strongest occurrence); ``k!:`` for
+  negated keywords.
+
+Words after a contrast (但是) count ``contrast_after`` times, words before it ``contrast_before``
+times (see :mod:`domain.analysis`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from domain.analysis import Reading
+
+
+@dataclass(frozen=True)
+class FeatureOptions:
+    """Which features the model uses; saved with the model so inference reads text the same way."""
+
+    words: bool = True
+    char_ngrams: tuple[int, ...] = (2,)
+    keywords: bool = True
+    mark_negation: bool = True
+    contrast: bool = True
+    sublinear_tf: bool = True
+    # Keyword evidence is multiplied by this before the model sees it (a smaller scale makes the
+    # model lean on keywords only as far as the labelled examples confirm them).
+    keyword_scale: float = 0.25
+    # The text vector is divided by sqrt(|v|² + norm_floor²) instead of |v|: a message of one or
+    # two words carries less evidence than a full description and should not look as certain.
+    norm_floor: float = 10.0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["char_ngrams"] = list(self.char_ngrams)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FeatureOptions:
+        values = dict(data)
+        values["char_ngrams"] = tuple(values.get("char_ngrams", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordShare:
+    """One keyword's part in a keyword feature: ``value`` of the feature's undamped total."""
+
+    name: str
+    value: float
+    first: int  # tokens the keyword covers
+    last: int
+
+
+@dataclass
+class Features:
+    """Summed text features (tf-idf input), keyword features (used as they are) and their parts."""
+
+    text: dict[str, float] = field(default_factory=dict)
+    keywords: dict[str, float] = field(default_factory=dict)
+    keyword_totals: dict[str, float] = field(default_factory=dict)  # before damping and scaling
+    keyword_shares: list[KeywordShare] = field(default_factory=list)
+
+
+def token_feature(word: str, negated: bool, options: FeatureOptions) -> str:
+    return ("w!:" if options.mark_negation and negated else "w:") + word
+
+
+def extract(reading: Reading, options: FeatureOptions) -> Features:
+    features = Features()
+    text = features.text
+    tokens = reading.tokens
+    negated = reading.negated
+    emphasis = reading.emphasis if options.contrast else [1.0] * len(tokens)
+    breaks = reading.breaks
+    mark = options.mark_negation
+
+    if options.words:
+        for index, token in enumerate(tokens):
+            if breaks[index]:
+                continue
+            name = ("w!:" if mark and negated[index] else "w:") + token.word
+            text[name] = text.get(name, 0.0) + emphasis[index]
+
+    if options.char_ngrams:
+        _add_char_ngrams(reading, options.char_ngrams, emphasis, mark, text)
+
+    if options.keywords:
+        _add_keywords(reading, options, features)
+    return features
+
+
+def _add_char_ngrams(
+    reading: Reading, sizes: tuple[int, ...], emphasis: Sequence[float], mark: bool, text: dict[str, float]
+) -> None:
+    """N-grams over the characters of each clause (break tokens and whitespace end a clause)."""
+    tokens = reading.tokens
+    negated = reading.negated
+    breaks = reading.breaks
+    clause = reading.clause
+    count = len(tokens)
+    first = 0
+    while first < count:
+        if breaks[first]:
+            first += 1
+            continue
+        last = first
+        while last + 1 < count and not breaks[last + 1] and clause[last + 1] == clause[first]:
+            last += 1
+        joined = "".join(token.word for token in tokens[first : last + 1])
+        if first == last:
+            weights = [emphasis[first]] * len(joined)
+            flags = [negated[first]] * len(joined)
+        else:
+            weights = []
+            flags = []
+            for index in range(first, last + 1):
+                size = tokens[index].end - tokens[index].start
+                weights.extend([emphasis[index]] * size)
+                flags.extend([negated[index]] * size)
+        length = len(joined)
+        for size in sizes:
+            for start in range(length - size + 1):
+                name = ("c!:" if mark and flags[start] else "c:") + joined[start : start + size]
+                text[name] = text.get(name, 0.0) + weights[start]
+        first = last + 1
+
+
+def _add_keywords(reading: Reading, options: FeatureOptions, features: Features) -> None:
+    """Per category, each keyword counted once at its strongest occurrence, log-damped."""
+    strongest: dict[tuple[str, str], KeywordShare] = {}
+    for hit in reading.hits:
+        emphasis = hit.emphasis if options.contrast else 1.0
+        first, last = hit.first, hit.last
+        for category, weight in hit.weights.items():
+            name = ("k!:" if hit.negated else "k:") + category
+            value = weight * emphasis
+            key = (name, hit.word)
+            if key not in strongest or strongest[key].value < value:
+                strongest[key] = KeywordShare(name, value, first, last)
+    totals: dict[str, float] = {}
+    for share in strongest.values():
+        totals[share.name] = totals.get(share.name, 0.0) + share.value
+    features.keyword_shares = list(strongest.values())
+    features.keyword_totals = totals
+    # log1p keeps a long list of weak words from outweighing one decisive phrase.
+    features.keywords = {name: options.keyword_scale * math.log1p(total) for name, total in totals.items()}
