@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         "train-classifier", help="train a new model version from the training set; adopt it if not worse"
     )
     train.add_argument("--force", action="store_true", help="adopt the new model even if the check set says it is worse")
+    vocabulary = commands.add_parser("vocabulary", help="export or import keywords and the user dictionary")
+    vocabulary_action = vocabulary.add_mutually_exclusive_group(required=True)
+    vocabulary_action.add_argument("--export", type=Path, metavar="FILE")
+    vocabulary_action.add_argument("--import", dest="import_", type=Path, metavar="FILE")
+    learn = commands.add_parser("retrain", help="retrain on the training set plus officers' corrections")
+    learn.add_argument("--force", action="store_true", help="adopt the new model even if the check set says it is worse")
     commands.add_parser("demo", help="play the whole story offline against a local Bot API server")
     return parser
 
@@ -209,41 +215,43 @@ def cmd_eval_classifier(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_train_classifier(settings: Settings, args: argparse.Namespace) -> int:
-    from training.data import read_jsonl, read_seed
-    from training.resources import reader_for
-    from training.retrain import current_or_none, retrain
+    """Trains on the seed set alone (no database); see `retrain` for learning from corrections."""
+    from services.learning import retrain_classifier, summary
 
-    files = settings.classifier
+    print("training on the seed set …", file=sys.stderr)
     try:
-        seed = read_seed(files.training_dir / "seed")
-        check = read_jsonl(files.training_dir / "check.jsonl")
+        outcome = retrain_classifier(settings, [], force=args.force)
     except (OSError, ValueError) as error:
         print(error, file=sys.stderr)
         return 2
-    print(f"training on {len(seed)} examples, checking on {len(check)} …", file=sys.stderr)
-    outcome = retrain(
-        seed,
-        [],
-        check,
-        current_or_none(files.model_dir),
-        files.model_dir,
-        threshold=settings.routing.confidence_threshold,
-        reader=reader_for(files),
-        force=args.force,
-    )
-    headline = ("accuracy", "macro_f1", "triage_rate", "auto_routed_accuracy")
-    print(
-        json.dumps(
-            {
-                "adopted": outcome.adopted,
-                "version": outcome.version,
-                "path": str(outcome.path),
-                "candidate": {k: outcome.candidate_figures[k] for k in headline},
-                "current": {k: outcome.current_figures[k] for k in headline} if outcome.current_figures else None,
-            },
-            ensure_ascii=False,
-        )
-    )
+    print(json.dumps(summary(outcome, 0), ensure_ascii=False))
+    return 0
+
+
+def cmd_retrain(settings: Settings, args: argparse.Namespace) -> int:
+    """Retrains on the seed set plus every correction officers made; adopts it only if not worse."""
+    from services.learning import learn_from_corrections
+
+    print("retraining on the seed set and the officers' corrections …", file=sys.stderr)
+    result = _with_runtime(settings, lambda rt: learn_from_corrections(rt, force=args.force))
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def cmd_vocabulary(settings: Settings, args: argparse.Namespace) -> int:
+    from services.vocabulary import VocabularyError, export_vocabulary, import_vocabulary
+
+    files = settings.classifier
+    if args.export:
+        count = export_vocabulary(files.keywords_path, files.userdict_path, args.export)
+        print(f"exported {count} entries to {args.export}")
+        return 0
+    try:
+        count = import_vocabulary(args.import_, files.keywords_path, files.userdict_path)
+    except VocabularyError as error:
+        print(f"nothing imported: {error}", file=sys.stderr)
+        return 2
+    print(f"imported {count} entries; run `python -m bot retrain --force` for the model to use them")
     return 0
 
 

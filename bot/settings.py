@@ -132,6 +132,8 @@ class ClassifierSettings(Section):
     model_dir: Path = REPO_ROOT / "data" / "models"
     business_units_path: Path = REPO_ROOT / "data" / "business_units.toml"
     training_dir: Path = REPO_ROOT / "data" / "training"
+    retrain_weekday: str = "sun"
+    retrain_at: time = time(3, 0)
 
     def build_classifier(self) -> "RoutingClassifier":
         """The router the bot uses; it reads its files on first use (or ``warm_up()``)."""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from scheduler.sweep import sweep
+from services.learning import learn_from_corrections
 from services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,12 @@ class SchedulerService:
         if fired:
             log.info("scheduler sweep fired %d reminders", fired)
 
+    async def _learn(self) -> None:
+        try:
+            await learn_from_corrections(self.rt)
+        except Exception:  # a failed retraining leaves the current model in place
+            log.exception("weekly classifier retraining failed")
+
     def start(self) -> None:
         """Starts sweeping now (to catch up on anything that fell due while we were down), then periodically."""
         self._scheduler.add_job(
@@ -38,6 +45,18 @@ class SchedulerService:
             max_instances=1,
             coalesce=True,
             id="sweep",
+        )
+        settings = self.rt.settings.classifier
+        self._scheduler.add_job(
+            self._learn,
+            "cron",
+            day_of_week=settings.retrain_weekday,
+            hour=settings.retrain_at.hour,
+            minute=settings.retrain_at.minute,
+            timezone=self.rt.hours.tz,
+            max_instances=1,
+            coalesce=True,
+            id="retrain",
         )
         self._scheduler.start()
 

@@ -68,6 +68,8 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
                 confidence=verdict.confidence,
                 deciding_words=list(verdict.deciding_words),
                 scores=dict(verdict.scores),
+                classifier_version=verdict.model_version,
+                unit_code=verdict.unit,
                 state=next_state(TicketState.SUBMITTED, action),
                 department_code=routing.department,
                 received_at=now,
