@@ -37,6 +37,14 @@ class TaskOutcome:
     officer: OfficerRow
 
 
+def _required(text: str, reason: str) -> str:
+    """The text without surrounding blanks; refuses with `reason` when nothing is left."""
+    cleaned = text.strip()
+    if not cleaned:
+        raise TaskRefused(reason)
+    return cleaned
+
+
 async def _load(uow: UnitOfWork, rt: Runtime, ticket_id: int, telegram_user_id: int, action: Do) -> tuple[TicketRow, OfficerRow]:
     officer = await uow.officers.by_telegram_id(telegram_user_id)
     if officer is None:
@@ -98,9 +106,7 @@ async def sign_for(rt: Runtime, ticket_id: int, telegram_user_id: int) -> TaskOu
 
 async def reply_to_resident(rt: Runtime, ticket_id: int, telegram_user_id: int, text: str) -> TaskOutcome:
     """Relays the officer's reply to the resident (the bot sends it; the officer stays unseen)."""
-    reply = text.strip()
-    if not reply:
-        raise TaskRefused("task.empty_reply")
+    reply = _required(text, "task.empty_reply")
     async with rt.db.unit_of_work() as uow:
         ticket, officer = await _load(uow, rt, ticket_id, telegram_user_id, Do.REPLY)
         await _move(uow, ticket, Action.REPLY)
@@ -183,9 +189,7 @@ async def assign_from_triage(rt: Runtime, ticket_id: int, telegram_user_id: int,
 
 async def send_back(rt: Runtime, ticket_id: int, telegram_user_id: int, reason: str) -> TaskOutcome:
     """退单: not ours — back to the triage queue with the reason."""
-    cleaned = reason.strip()
-    if not cleaned:
-        raise TaskRefused("task.reason_required")
+    cleaned = _required(reason, "task.reason_required")
     async with rt.db.unit_of_work() as uow:
         ticket, officer = await _load(uow, rt, ticket_id, telegram_user_id, Do.SEND_BACK)
         triage = rt.settings.routing.triage_department
@@ -198,9 +202,7 @@ async def send_back(rt: Runtime, ticket_id: int, telegram_user_id: int, reason: 
 
 async def void_ticket(rt: Runtime, ticket_id: int, telegram_user_id: int, reason: str) -> TaskOutcome:
     """无效: spam or nonsense, by the department head, with a reason; never surveyed."""
-    cleaned = reason.strip()
-    if not cleaned:
-        raise TaskRefused("task.reason_required")
+    cleaned = _required(reason, "task.reason_required")
     async with rt.db.unit_of_work() as uow:
         ticket, officer = await _load(uow, rt, ticket_id, telegram_user_id, Do.VOID)
         await _move(uow, ticket, Action.VOID, closed_at=rt.now(), result=cleaned)
@@ -220,9 +222,7 @@ class ExtensionAsked:
 
 async def request_extension(rt: Runtime, ticket_id: int, telegram_user_id: int, working_days: int, reason: str) -> ExtensionAsked:
     """申请延期: before the deadline, with a reason; the department head decides."""
-    cleaned = reason.strip()
-    if not cleaned:
-        raise TaskRefused("task.reason_required")
+    cleaned = _required(reason, "task.reason_required")
     if not 1 <= working_days <= rt.settings.limits.max_extension_days:
         raise TaskRefused("task.bad_extension")
     async with rt.db.unit_of_work() as uow:
