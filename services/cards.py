@@ -20,6 +20,8 @@ from storage.repositories import PENDING, SENT
 
 CALLBACK_PREFIX = "task"
 CARD_PURPOSE = "task_card"
+# In an edit's payload: the outbox row of the message to edit; the dispatcher turns it into message_id.
+EDIT_OF_ROW = "edit_of_outbox_row"
 
 # Buttons in rows, by what the ticket is waiting for.
 _UNSIGNED = [["sign"], ["send_back", "reroute"]]
@@ -90,8 +92,27 @@ def task_keyboard(rt: Runtime, reader: CardReader, ticket: TicketRow) -> dict[st
     }
 
 
+def contact_line(rt: Runtime, reader: CardReader, ticket: TicketRow) -> str:
+    """Anonymous stays anonymous for everyone; a real name and phone only for the handling department."""
+    if ticket.contact_mode == "anonymous":
+        return rt.texts.get(reader.locale, "card.anonymous")
+    if reader.actor.department != ticket.department_code:
+        return rt.texts.get(reader.locale, "card.contact_hidden")
+    if not (ticket.contact_name or ticket.contact_phone):
+        return rt.texts.get(reader.locale, "card.contact_none")
+    return rt.texts.get(
+        reader.locale, "card.contact", name=ticket.contact_name or "—", phone=ticket.contact_phone or "—"
+    )
+
+
 def task_card_text(
-    rt: Runtime, locale: str, ticket: TicketRow, responsible: str | None = None, *, title: str = "card.title"
+    rt: Runtime,
+    locale: str,
+    ticket: TicketRow,
+    responsible: str | None = None,
+    *,
+    title: str = "card.title",
+    contact: str | None = None,
 ) -> str:
     texts = rt.texts
     words = "、".join(ticket.deciding_words) or texts.get(locale, "card.no_words")
@@ -111,6 +132,8 @@ def task_card_text(
     ]
     if responsible:
         lines.append(texts.get(locale, "card.responsible", name=responsible))
+    if contact:
+        lines.append(contact)
     lines += ["", texts.get(locale, "card.content"), ticket.text]
     return "\n".join(lines)
 
@@ -126,7 +149,10 @@ async def _render(rt: Runtime, uow: UnitOfWork, reader: CardReader, ticket: Tick
     if refusal(reader.actor, Do.VIEW, facts_of(ticket), desk_of(rt)) is not None:
         # The ticket moved somewhere this reader may not follow: keep the number, hide the content.
         return rt.texts.get(reader.locale, "card.moved", number=ticket.number), None
-    text = task_card_text(rt, reader.locale, ticket, await _responsible_name(uow, ticket), title=title)
+    text = task_card_text(
+        rt, reader.locale, ticket, await _responsible_name(uow, ticket), title=title,
+        contact=contact_line(rt, reader, ticket),
+    )
     return text, task_keyboard(rt, reader, ticket)
 
 
@@ -171,32 +197,30 @@ async def _reader_for_row(rt: Runtime, uow: UnitOfWork, row: OutboxRow) -> CardR
 
 
 async def refresh_cards(rt: Runtime, uow: UnitOfWork, ticket: TicketRow, occasion: str) -> None:
-    """Brings every copy of the ticket's card up to date with its new state."""
+    """Brings every copy of the ticket's card up to date with its new state.
+
+    The edit names the card's outbox row rather than a message id: the card may be on its way
+    at this very moment. The dispatcher sends a chat's rows in order, so by the time the edit
+    goes out the card has been sent and its message id is known (or it failed, and so does the edit).
+    """
     for row in await uow.outbox.for_ticket(ticket.id or 0, CARD_PURPOSE):
         reader = await _reader_for_row(rt, uow, row)
-        if reader is None:
+        if reader is None or row.status not in (PENDING, SENT):
             continue
         text, markup = await _render(rt, uow, reader, ticket, "card.title")
-        if row.status == PENDING:
-            payload = {"chat_id": row.chat_id, "text": text}
-            if markup:
-                payload["reply_markup"] = markup
-            row.payload = payload
-            uow.session.add(row)
-        elif row.status == SENT and row.telegram_message_id is not None:
-            payload = {"chat_id": row.chat_id, "message_id": row.telegram_message_id, "text": text}
-            if markup:
-                payload["reply_markup"] = markup
-            await uow.outbox.enqueue(
-                OutboxRow(
-                    key=f"card_edit:{row.id}:{occasion}",
-                    chat_id=row.chat_id,
-                    method="editMessageText",
-                    payload=payload,
-                    purpose="card_edit",
-                    ticket_id=ticket.id,
-                    status=PENDING,
-                    created_at=rt.now(),
-                    next_attempt_at=rt.now(),
-                )
+        payload: dict[str, Any] = {"chat_id": row.chat_id, "text": text, EDIT_OF_ROW: row.id}
+        if markup:
+            payload["reply_markup"] = markup
+        await uow.outbox.enqueue(
+            OutboxRow(
+                key=f"card_edit:{row.id}:{occasion}",
+                chat_id=row.chat_id,
+                method="editMessageText",
+                payload=payload,
+                purpose="card_edit",
+                ticket_id=ticket.id,
+                status=PENDING,
+                created_at=rt.now(),
+                next_attempt_at=rt.now(),
             )
+        )

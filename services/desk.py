@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from domain.permissions import Do, Role, refusal
 from domain.tickets import OPEN_STATES, TicketState
-from services.cards import CardReader, actor_of, desk_of, facts_of, officer_reader, task_card_text, task_keyboard
+from services.cards import CardReader, actor_of, contact_line, desk_of, facts_of, officer_reader, task_card_text, task_keyboard
 from services.outbox import queue_message
 from services.runtime import Runtime
 from services.tasks import TaskRefused
@@ -60,7 +60,10 @@ async def ticket_detail(rt: Runtime, telegram_user_id: int, number: str) -> Tick
             raise TaskRefused("task.not_found")
         responsible = await uow.officers.get(ticket.responsible_officer_id) if ticket.responsible_officer_id else None
         reader = officer_reader(officer)
-        card = task_card_text(rt, officer.locale, ticket, responsible.display_name if responsible else None)
+        card = task_card_text(
+            rt, officer.locale, ticket, responsible.display_name if responsible else None,
+            contact=contact_line(rt, reader, ticket),
+        )
         keyboard = task_keyboard(rt, reader, ticket)
     return TicketDetail(card, keyboard, await ticket_timeline(rt, ticket.number))
 
