@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the bot (long polling)")
     commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser("health", help="database, outbox backlog, due reminders and calendar coverage as JSON")
     invite = commands.add_parser("invite", help="print a one-time invite code for an officer, or revoke one")
     invite_target = invite.add_mutually_exclusive_group(required=True)
     invite_target.add_argument("--department")
@@ -62,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     learn = commands.add_parser("retrain", help="retrain on the training set plus officers' corrections")
     learn.add_argument("--force", action="store_true", help="adopt the new model even if the check set says it is worse")
     commands.add_parser("demo", help="play the whole story offline against a local Bot API server")
+    qr = commands.add_parser("qr", help="write the PNG QR code that opens a unit's appraisal (开门评警)")
+    qr.add_argument("--unit", required=True, help="a unit code from [units] in config.toml")
+    qr.add_argument("--out", type=Path, required=True, metavar="FILE.png")
     return parser
 
 
@@ -97,6 +101,14 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     _with_runtime(settings, nothing_more)
     print(f"database is up to date: {settings.database.url}")
     return 0
+
+
+def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
+    from services.health import health
+
+    report = _with_runtime(settings, health)
+    print(json.dumps(report, ensure_ascii=False))
+    return 0 if report["ok"] else 1
 
 
 def _with_runtime(settings: Settings, work):  # type: ignore[no-untyped-def]
@@ -155,6 +167,27 @@ def cmd_officer(settings: Settings, args: argparse.Namespace) -> int:
 
 def _classifier(settings: Settings):  # type: ignore[no-untyped-def]
     return settings.classifier.build_classifier()
+
+
+def cmd_qr(settings: Settings, args: argparse.Namespace) -> int:
+    from reports.qr import unit_deep_link, unit_qr_png
+
+    unit = settings.units.get(args.unit)
+    if unit is None:
+        known = ", ".join(settings.units) or "none"
+        print(f"unknown unit {args.unit!r}; [units] in config.toml has: {known}", file=sys.stderr)
+        return 2
+    if not settings.telegram.bot_username:
+        print("set telegram.bot_username (or OPENDOOR_TELEGRAM__BOT_USERNAME) to the bot's @username", file=sys.stderr)
+        return 2
+    try:
+        png = unit_qr_png(settings.telegram.bot_username, args.unit, caption=unit.name)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    args.out.write_bytes(png)
+    print(f"{args.out}: {unit_deep_link(settings.telegram.bot_username, args.unit)}")
+    return 0
 
 
 def cmd_classify(settings: Settings, args: argparse.Namespace) -> int:

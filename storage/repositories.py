@@ -229,6 +229,10 @@ class EventRepository(_Repository):
 
 
 class ReminderRepository(_Repository):
+    async def count_due(self, now: datetime) -> int:
+        query = select(func.count()).where(col(ReminderRow.done_at).is_(None), col(ReminderRow.due_at) <= now)
+        return (await self.session.exec(query)).one()
+
     async def add_all(self, reminders: Iterable[ReminderRow]) -> None:
         self.session.add_all(list(reminders))
         await self.session.flush()
@@ -269,6 +273,11 @@ class OutboxRepository(_Repository):
         self.session.add(row)
         await self.session.flush()
         return True
+
+    async def backlog(self) -> dict[str, int]:
+        """How many rows are in each state (pending is the dispatcher's backlog)."""
+        query = select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
+        return {status: count for status, count in (await self.session.exec(query)).all()}
 
     async def has_key(self, key: str) -> bool:
         return (await self.session.exec(select(OutboxRow.id).where(OutboxRow.key == key))).first() is not None

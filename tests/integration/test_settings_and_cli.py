@@ -131,3 +131,20 @@ def test_officers_are_listed_and_deactivated_by_id(tmp_path: Path, capsys, monke
     assert main(["officer", "--deactivate", "99"]) == 2
     assert "no officer with id 99" in capsys.readouterr().err
     assert main(["officer", "--list"]) == 0
+
+
+def test_health_reports_the_database_the_backlog_and_the_calendar_gap(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("OPENDOOR_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}")
+    assert main(["health"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["database"] == "ok"
+    assert report["outbox"]["pending"] == 0 and report["reminders_due"] == 0
+    assert len(report["calendar"]["years"]) == 2
+
+
+async def test_health_names_a_year_the_official_calendar_does_not_cover(runtime) -> None:
+    from services.health import health
+
+    report = await health(runtime)  # the injected clock says November 2026
+    assert report["calendar"]["years"] == {"2026": True, "2027": False}
+    assert "2027" in report["calendar"]["warning"]
