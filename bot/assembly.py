@@ -16,12 +16,13 @@ from bot.context import BotContext, attach_runtime
 from bot.settings import Settings
 from domain.calendar import OfficeHours, WorkingCalendar, coverage_warning
 from domain.clock import Clock, SystemClock
-from handlers import desk, hotline, register, resident_replies, start, survey, task_card
+from handlers import appraisal, desk, guards, hotline, register, resident_replies, start, status, survey, task_card
 from i18n import Texts
 from scheduler.dispatcher import OutboxDispatcher
 from scheduler.runner import SchedulerService
 from services.runtime import Runtime
 from storage.database import Database
+from storage.persistence import DatabasePersistence, WriteThroughUpdates
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +72,32 @@ async def on_stale_button(update: Update, context: BotContext) -> None:
 
 
 def register_handlers(application: Application) -> None:
-    # Order matters! A resident's answer to an officer's reply is caught first (group -1) and stops
-    # there; otherwise it falls through. Then conversations: inside one, a message belongs to it;
+    # Order matters! First the cross-cutting guards (groups -5 … -3): an emergency warning that lets
+    # the message go on, then the flood limit, group chats and unsupported message types, which stop
+    # it. A reply to a ticket's status message adds to that ticket (group -2), a resident's answer to
+    # an officer's reply goes to the officer (group -1); both stop there, anything else falls through. Then conversations: inside one, a message belongs to it;
     # outside, to the menu.
+    rt: Runtime = application.bot_data["runtime"]
+    timeout = rt.settings.resident.conversation_timeout_minutes
+    for group, handlers in guards.build().items():
+        for handler in handlers:
+            application.add_handler(handler, group=group)
+    application.add_handler(status.build_replies(), group=-2)
     application.add_handler(resident_replies.build(), group=-1)
+    # The appraisal conversation comes before the menu so that its deep link (/start appraise_<unit>) wins.
+    application.add_handler(appraisal.build(timeout))
     for handler in start.build():
         application.add_handler(handler)
     application.add_handler(register.build())
-    application.add_handler(hotline.build())
+    application.add_handler(hotline.build(timeout))
+    for handler in status.build():
+        application.add_handler(handler)
     application.add_handler(task_card.build())
     application.add_handler(survey.build())
     for handler in desk.build():
         application.add_handler(handler)
-    application.add_handler(start.build_fallback())
+    for handler in start.build_fallback():
+        application.add_handler(handler)
     application.add_handler(CallbackQueryHandler(on_stale_button))
     application.add_error_handler(on_error)
 
@@ -91,24 +105,64 @@ def register_handlers(application: Application) -> None:
 def build_application(rt: Runtime, *, background_jobs: bool = True) -> Application:
     """The PTB application; with background_jobs it also runs the dispatcher and the scheduler."""
     telegram = rt.settings.telegram
+    # Conversation states and user_data live in the database and are written after every update,
+    # so a restart (or a crash) loses no conversation in progress.
+    updates = WriteThroughUpdates()
     application = (
         Application.builder()
         .token(telegram.token.get_secret_value())
         .base_url(telegram.base_url)
         .base_file_url(telegram.base_file_url)
         .context_types(ContextTypes(context=BotContext))
+        .persistence(_MigratedPersistence(rt))
+        .concurrent_updates(updates)
         .post_init(_start_background if background_jobs else _prepare)
         .post_shutdown(_stop_background)
         .build()
     )
+    updates.attach(application)
     attach_runtime(application, rt)
     register_handlers(application)
     return application
 
 
+class _MigratedPersistence(DatabasePersistence):
+    """The database persistence, migrating the schema before PTB first reads from it.
+
+    PTB loads persisted data in `Application.initialize`, before `post_init` runs, so the
+    schema must be brought up to date here, at the first read.
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(rt.db, clock=rt.clock)
+        self._rt = rt
+        self.prepared = False
+
+    async def prepare(self) -> None:
+        if not self.prepared:
+            await prepare_storage(self._rt)
+            self.prepared = True
+
+    async def get_user_data(self):  # type: ignore[no-untyped-def]
+        await self.prepare()
+        return await super().get_user_data()
+
+    async def get_chat_data(self):  # type: ignore[no-untyped-def]
+        await self.prepare()
+        return await super().get_chat_data()
+
+    async def get_conversations(self, name: str):  # type: ignore[no-untyped-def]
+        await self.prepare()
+        return await super().get_conversations(name)
+
+
 async def _prepare(application: Application) -> None:
     rt: Runtime = application.bot_data["runtime"]
-    await prepare_storage(rt)
+    persistence = application.persistence
+    if isinstance(persistence, _MigratedPersistence):
+        await persistence.prepare()
+    else:
+        await prepare_storage(rt)
     # Loading jieba's dictionary takes about a second: do it now, not while the first resident waits.
     await asyncio.to_thread(rt.classifier.warm_up)
     await application.bot.set_my_commands(
@@ -116,6 +170,7 @@ async def _prepare(application: Application) -> None:
             BotCommand("start", "开始 / menu"),
             BotCommand("help", "帮助 / help"),
             BotCommand("cancel", "取消 / cancel"),
+            BotCommand("status", "查询进度 / progress"),
             BotCommand("mytasks", "我的工单（民警）/ my tasks"),
         ]
     )

@@ -35,6 +35,8 @@ class TelegramSettings(Section):
     base_url: str = TELEGRAM_BOT_API
     base_file_url: str = "https://api.telegram.org/file/bot"
     poll_timeout_seconds: int = 30
+    # The bot's @username without the @, for deep links and QR codes (`python -m bot qr`).
+    bot_username: str = ""
 
 
 class DatabaseSettings(Section):
@@ -154,6 +156,22 @@ class TicketSettings(Section):
     max_text_chars: int = Field(ge=10)
 
 
+class Unit(Section):
+    """A police unit residents can appraise (开门评警)."""
+
+    name: str
+    name_en: str
+
+
+class ResidentSettings(Section):
+    """Limits of the resident conversations."""
+
+    flood_max_messages: int = Field(default=8, ge=1)
+    flood_per_seconds: float = Field(default=10.0, gt=0)
+    conversation_timeout_minutes: float = Field(default=30.0, gt=0)
+    max_attachments: int = Field(default=10, ge=0)
+
+
 def department_names(settings: "Settings") -> dict[str, list[str]]:
     """Every name a resident might use for each department (for spotting the unit a report names)."""
     return {code: [d.name, *d.aliases] for code, d in settings.departments.items()}
@@ -171,6 +189,8 @@ class Settings(Section):
     digest: DigestSettings
     classifier: ClassifierSettings
     tickets: TicketSettings
+    units: dict[str, Unit] = {}
+    resident: ResidentSettings = ResidentSettings()
     default_locale: str = "zh"
 
     @model_validator(mode="after")

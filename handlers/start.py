@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import BotContext
 
+MENU_APPRAISE = "menu:appraise"
 MENU_HOTLINE = "menu:hotline"
+MENU_STATUS = "menu:status"
 MENU_HELP = "menu:help"
 
 
 def menu_keyboard(context: BotContext, update: Update) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
+            [InlineKeyboardButton(context.text(update, "menu.appraise"), callback_data=MENU_APPRAISE)],
             [InlineKeyboardButton(context.text(update, "menu.hotline"), callback_data=MENU_HOTLINE)],
+            [InlineKeyboardButton(context.text(update, "menu.status"), callback_data=MENU_STATUS)],
             [InlineKeyboardButton(context.text(update, "menu.help"), callback_data=MENU_HELP)],
         ]
     )
@@ -53,5 +57,16 @@ def build() -> list:
     ]
 
 
-def build_fallback() -> MessageHandler:
-    return MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, on_stray_message)
+async def cmd_cancel_outside(update: Update, context: BotContext) -> None:
+    """Answers /cancel when no conversation is going on."""
+    await update.effective_message.reply_text(
+        context.text(update, "menu.nothing_to_cancel"), reply_markup=ReplyKeyboardRemove()
+    )
+
+
+def build_fallback() -> list:
+    """Handlers for what no conversation took: registered last."""
+    return [
+        CommandHandler("cancel", cmd_cancel_outside, filters.ChatType.PRIVATE),
+        MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, on_stray_message),
+    ]

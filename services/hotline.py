@@ -4,14 +4,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
 
 from bot.settings import department_names
-from domain.tickets import Action, TicketState, format_number, named_department, next_state, route
+from domain.duplicates import near_duplicate
+from domain.tickets import OPEN_STATES, Action, TicketState, format_number, named_department, next_state, route
 from services.cards import queue_task_cards, readers_of_department
 from services.deadlines import schedule_handling
+from services.outbox import queue_message
+from services.recipients import Recipients
 from services.runtime import Runtime
 from storage.database import UnitOfWork
-from storage.models import TicketEventRow, TicketRow
+from storage.models import AttachmentRow, OfficerRow, OutboxRow, TicketEventRow, TicketRow
+from storage.repositories import PENDING
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A photo, document or location a resident sent; the file stays on Telegram."""
+
+    kind: str  # "photo", "document" or "location"
+    source_message_id: int
+    file_id: str | None = None
+    file_unique_id: str | None = None
+    file_name: str | None = None
+    mime_type: str | None = None
+    file_size: int | None = None
+    caption: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Attachment:
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -21,6 +51,11 @@ class Submission:
     locale: str
     kind: str
     text: str
+    attachments: tuple[Attachment, ...] = ()
+    contact_mode: str = "real_name"  # or "anonymous"
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    source: str = "hotline"
 
 
 @dataclass(frozen=True)
@@ -60,7 +95,7 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
         ticket = await uow.tickets.add(
             TicketRow(
                 number=format_number(rt.settings.tickets.number_prefix, rt.local(now).strftime("%Y%m%d"), sequence),
-                source="hotline",
+                source=submission.source,
                 kind=submission.kind,
                 text=text,
                 resident_id=resident.id or 0,
@@ -75,14 +110,134 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
                 received_at=now,
                 deadline_at=deadline,
                 named_unit=_named_unit(rt, verdict.category, text),
+                contact_mode=submission.contact_mode,
+                contact_name=submission.contact_name if submission.contact_mode == "real_name" else None,
+                contact_phone=submission.contact_phone if submission.contact_mode == "real_name" else None,
             )
         )
         await _record_submission(uow, ticket, action, now, verdict.deciding_words)
         await schedule_handling(rt, uow, ticket, now)
         await queue_task_cards(rt, uow, ticket, await readers_of_department(rt, uow, ticket.department_code))
+        await _store_attachments(uow, ticket, submission.chat_id, submission.attachments, now)
+        officers = await Recipients(uow).department(ticket.department_code)
+        await _queue_attachment_copies(uow, ticket, officers, submission.chat_id, submission.attachments, now, "new")
         await uow.commit()
     rt.wake_dispatcher()
     return Accepted(ticket.number, ticket.department_code, deadline, routing.needs_triage)
+
+
+async def _store_attachments(
+    uow: UnitOfWork, ticket: TicketRow, chat_id: int, attachments: tuple[Attachment, ...], now: datetime
+) -> None:
+    for item in attachments:
+        uow.session.add(
+            AttachmentRow(
+                ticket_id=ticket.id or 0,
+                kind=item.kind,
+                file_id=item.file_id,
+                file_unique_id=item.file_unique_id,
+                file_name=item.file_name,
+                mime_type=item.mime_type,
+                file_size=item.file_size,
+                caption=item.caption,
+                latitude=item.latitude,
+                longitude=item.longitude,
+                source_chat_id=chat_id,
+                source_message_id=item.source_message_id,
+                added_at=now,
+            )
+        )
+
+
+async def _queue_attachment_copies(
+    uow: UnitOfWork,
+    ticket: TicketRow,
+    officers: list[OfficerRow],
+    chat_id: int,
+    attachments: tuple[Attachment, ...],
+    now: datetime,
+    occasion: str,
+) -> None:
+    """Queues a copy (not a forward: no resident identity) of each attachment to each officer, after the card."""
+    for officer in officers:
+        for item in attachments:
+            await uow.outbox.enqueue(
+                OutboxRow(
+                    key=f"attachment:{ticket.id}:{occasion}:{item.source_message_id}:{officer.chat_id}",
+                    chat_id=officer.chat_id,
+                    method="copyMessage",
+                    payload={"chat_id": officer.chat_id, "from_chat_id": chat_id, "message_id": item.source_message_id},
+                    purpose="attachment",
+                    ticket_id=ticket.id,
+                    status=PENDING,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )
+
+
+@dataclass(frozen=True)
+class OpenTicket:
+    number: str
+    text: str
+
+
+async def open_tickets_of(rt: Runtime, telegram_user_id: int) -> list[OpenTicket]:
+    """The resident's tickets still being handled, newest first."""
+    async with rt.db.unit_of_work() as uow:
+        resident = await uow.residents.by_telegram_id(telegram_user_id)
+        if resident is None:
+            return []
+        rows = await uow.session.exec(
+            select(TicketRow)
+            .where(TicketRow.resident_id == resident.id, col(TicketRow.state).in_([s.value for s in OPEN_STATES]))
+            .order_by(col(TicketRow.id).desc())
+        )
+        return [OpenTicket(row.number, row.text) for row in rows.all()]
+
+
+async def find_duplicate(rt: Runtime, telegram_user_id: int, text: str) -> str | None:
+    """The number of the resident's open ticket that says nearly the same as `text`, if any."""
+    tickets = await open_tickets_of(rt, telegram_user_id)
+    return near_duplicate(text, [(ticket.number, ticket.text) for ticket in tickets])
+
+
+async def add_to_ticket(
+    rt: Runtime, telegram_user_id: int, chat_id: int, number: str, text: str, attachments: tuple[Attachment, ...] = ()
+) -> bool:
+    """Adds the resident's text and files to their open ticket and tells the handling officers.
+
+    Returns False when the ticket is not theirs or no longer open.
+    """
+    now = rt.now()
+    async with rt.db.unit_of_work() as uow:
+        resident = await uow.residents.by_telegram_id(telegram_user_id)
+        ticket = await uow.tickets.by_number(number)
+        if resident is None or ticket is None or ticket.resident_id != resident.id:
+            return False
+        if TicketState(ticket.state) not in OPEN_STATES:
+            return False
+        note = text.strip() or "📎"
+        event = TicketEventRow(
+            ticket_id=ticket.id or 0, at=now, actor="resident", action="resident_replied", note=note, public=True
+        )
+        await uow.events.append(event)
+        await _store_attachments(uow, ticket, chat_id, attachments, now)
+        officers = await Recipients(uow).handlers_of(ticket)
+        for officer in officers:
+            await queue_message(
+                uow,
+                key=f"resident_added:{event.id}:{officer.chat_id}",
+                chat_id=officer.chat_id,
+                text=rt.texts.get(officer.locale, "notice.resident_reply", number=ticket.number, text=note),
+                purpose="resident_reply",
+                ticket_id=ticket.id,
+                now=now,
+            )
+        await _queue_attachment_copies(uow, ticket, officers, chat_id, attachments, now, f"added{event.id}")
+        await uow.commit()
+    rt.wake_dispatcher()
+    return True
 
 
 def _named_unit(rt: Runtime, category: str, text: str) -> str | None:
@@ -108,3 +263,10 @@ async def _record_submission(
             ticket_id=ticket_id, at=now, actor="system", action=action, note=ticket.department_code, public=True
         )
     )
+
+
+async def is_officer(rt: Runtime, telegram_user_id: int) -> bool:
+    """Whether this Telegram user is a registered, active officer (the resident guards leave them alone)."""
+    async with rt.db.unit_of_work() as uow:
+        officer = await uow.officers.by_telegram_id(telegram_user_id)
+    return officer is not None and officer.active

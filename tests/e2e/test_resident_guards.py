@@ -1,0 +1,122 @@
+"""What guards every resident conversation: emergencies first, a flood limit, group chats, odd message types, /cancel."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from bot.assembly import build_application, build_runtime, start_polling, stop_polling
+from domain.clock import FakeClock
+from local_botapi import LocalBotApi
+from tests.conftest import TEST_TOKEN, LiveBot, make_settings
+from tests.e2e.test_resident_hotline import start_item
+
+
+@asynccontextmanager
+async def bot_with(tmp_path: Path, clock: FakeClock, **overrides: str) -> AsyncIterator[LiveBot]:
+    """A live bot like the `live_bot` fixture's, with some settings changed."""
+    async with LocalBotApi(token=TEST_TOKEN, bot_username="OpenDoorTestBot", bot_name="开门评") as api:
+        settings = make_settings(
+            tmp_path,
+            OPENDOOR_TELEGRAM__BASE_URL=api.base_url,
+            OPENDOOR_TELEGRAM__BASE_FILE_URL=api.base_file_url,
+            OPENDOOR_TELEGRAM__POLL_TIMEOUT_SECONDS="10",
+            OPENDOOR_SCHEDULER__SWEEP_SECONDS="86400",
+            **overrides,
+        )
+        rt = build_runtime(settings, clock)
+        application = build_application(rt)
+        await start_polling(application)
+        try:
+            yield LiveBot(api, application, rt, clock)
+        finally:
+            await stop_polling(application)
+            await rt.db.dispose()
+
+
+@pytest.fixture
+async def strict_bot(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveBot]:
+    """A live bot that accepts only 3 messages a minute from each person."""
+    async with bot_with(
+        tmp_path, clock, OPENDOOR_RESIDENT__FLOOD_MAX_MESSAGES="3", OPENDOOR_RESIDENT__FLOOD_PER_SECONDS="60"
+    ) as bot:
+        yield bot
+
+
+@pytest.fixture
+async def impatient_bot(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveBot]:
+    """A live bot that gives up on a silent conversation after half a second."""
+    async with bot_with(tmp_path, clock, OPENDOOR_RESIDENT__CONVERSATION_TIMEOUT_MINUTES="0.008") as bot:
+        yield bot
+
+
+async def test_emergency_words_get_the_numbers_to_call_first_and_the_text_is_still_used(live_bot: LiveBot) -> None:
+    resident = live_bot.api.user("王女士")
+    await start_item(resident)
+    await resident.send("救命！楼下有人正在打人")
+    warning = await resident.next_message()
+    assert warning.text.startswith("⚠️ 如果危险正在发生，请立即拨打 110")
+    summary = await resident.next_message()
+    assert summary.text.endswith("内容：救命！楼下有人正在打人")
+
+
+async def test_unsupported_messages_are_explained_and_the_draft_is_kept(live_bot: LiveBot) -> None:
+    resident = live_bot.api.user("王女士")
+    await start_item(resident)
+    await resident.send("楼下KTV每天晚上噪音很大。")
+    await resident.next_message()
+    await resident.send_sticker()
+    assert "暂不支持这种消息" in (await resident.next_message()).text
+    await resident.send_voice()
+    assert "暂不支持这种消息" in (await resident.next_message()).text
+    await resident.send("一直吵到凌晨两点。")
+    assert "噪音很大。\n一直吵到凌晨两点。" in (await resident.next_message()).text
+
+
+async def test_in_a_group_only_resident_commands_get_one_line_pointing_to_the_private_chat(live_bot: LiveBot) -> None:
+    resident = live_bot.api.user("王女士")
+    group = live_bot.api.group("小区业主群")
+    await resident.send("大家好，楼下又在吵了", chat=group)
+    await resident.send("/start", chat=group)
+    pointer = await group.next_message()
+    assert pointer.text == "请私聊我使用此功能：@OpenDoorTestBot"
+    await group.expect_no_message()
+
+
+async def test_a_flood_is_refused_with_one_warning_and_the_description_keeps_what_was_sent(strict_bot: LiveBot) -> None:
+    resident = strict_bot.api.user("王女士")
+    await start_item(resident)  # /start: the first of three messages this minute
+    await resident.send("第一条。")
+    await resident.next_message()
+    await resident.send("第二条。")
+    await resident.next_message()
+    await resident.send("第三条。")
+    warning = await resident.next_message()
+    assert warning.text.startswith("您发送得太快了") and "刚才的内容已记下" in warning.text
+    await resident.send("第四条。")
+    await resident.expect_no_message()
+    draft = strict_bot.application.user_data[resident.id]["hotline_draft"]
+    assert draft["parts"] == ["第一条。", "第二条。", "第三条。", "第四条。"]
+
+
+async def test_cancel_leaves_a_conversation_and_outside_one_says_nothing_is_in_progress(live_bot: LiveBot) -> None:
+    resident = live_bot.api.user("王女士")
+    await start_item(resident)
+    await resident.send("/cancel")
+    assert (await resident.next_message()).text.startswith("已取消")
+    await resident.send("/cancel")
+    assert (await resident.next_message()).text == "当前没有进行中的操作。需要时发送 /start。"
+
+
+async def test_an_abandoned_conversation_times_out_with_a_friendly_message(impatient_bot: LiveBot) -> None:
+    resident = impatient_bot.api.user("王女士")
+    await start_item(resident)
+    await resident.send("楼下KTV每天晚上噪音很大。")
+    await resident.next_message()
+    timed_out = await resident.next_message()
+    assert timed_out.text.startswith("您有一项反映长时间没有完成")
+    await resident.send("还在吗？")
+    assert (await resident.next_message()).text == "请点下方菜单开始，或发送 /start。"
