@@ -102,7 +102,8 @@ async def test_an_unsatisfied_resident_reopens_the_ticket_and_a_second_time_reac
     )
     reopened = await officer.next_message()
     assert reopened.text.startswith(f"🔁 群众不满意，工单 {number} 重新交办")
-    assert "状态：已重新交办" in reopened.text and reopened.buttons == [["回复", "办结"]]
+    assert "状态：已重新交办" in reopened.text
+    assert reopened.buttons == [["回复", "办结"], ["申请延期", "退单", "转派"]]
 
     await close_ticket(live_bot.rt, ticket_id, officer.id, "已重新调查并当面说明。")
     await resident.next_message()  # closed again
