@@ -61,7 +61,7 @@ async def submit_appraisal(rt: Runtime, appraisal: Appraisal) -> Accepted | None
     async with rt.db.unit_of_work() as uow:
         resident = await uow.residents.upsert(appraisal.telegram_user_id, appraisal.chat_id, appraisal.locale, now)
         ticket = await uow.tickets.by_number(accepted.number) if accepted else None
-        uow.session.add(
+        await uow.appraisals.add(
             AppraisalRow(
                 resident_id=resident.id or 0,
                 unit_code=appraisal.unit_code,

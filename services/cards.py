@@ -113,6 +113,7 @@ def task_card_text(
     *,
     title: str = "card.title",
     contact: str | None = None,
+    attachments: int = 0,
 ) -> str:
     texts = rt.texts
     words = "、".join(ticket.deciding_words) or texts.get(locale, "card.no_words")
@@ -135,6 +136,8 @@ def task_card_text(
     if contact:
         lines.append(contact)
     lines += ["", texts.get(locale, "card.content"), ticket.text]
+    if attachments:
+        lines.append(texts.get(locale, "card.attachments", count=attachments))
     return "\n".join(lines)
 
 
@@ -151,7 +154,7 @@ async def _render(rt: Runtime, uow: UnitOfWork, reader: CardReader, ticket: Tick
         return rt.texts.get(reader.locale, "card.moved", number=ticket.number), None
     text = task_card_text(
         rt, reader.locale, ticket, await _responsible_name(uow, ticket), title=title,
-        contact=contact_line(rt, reader, ticket),
+        contact=contact_line(rt, reader, ticket), attachments=await uow.attachments.count_for(ticket.id or 0),
     )
     return text, task_keyboard(rt, reader, ticket)
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, select
 
 from bot.settings import department_names
 from domain.duplicates import near_duplicate
@@ -117,8 +116,8 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
         )
         await _record_submission(uow, ticket, action, now, verdict.deciding_words)
         await schedule_handling(rt, uow, ticket, now)
-        await queue_task_cards(rt, uow, ticket, await readers_of_department(rt, uow, ticket.department_code))
         await _store_attachments(uow, ticket, submission.chat_id, submission.attachments, now)
+        await queue_task_cards(rt, uow, ticket, await readers_of_department(rt, uow, ticket.department_code))
         officers = await Recipients(uow).department(ticket.department_code)
         await _queue_attachment_copies(uow, ticket, officers, submission.chat_id, submission.attachments, now, "new")
         await uow.commit()
@@ -130,7 +129,7 @@ async def _store_attachments(
     uow: UnitOfWork, ticket: TicketRow, chat_id: int, attachments: tuple[Attachment, ...], now: datetime
 ) -> None:
     for item in attachments:
-        uow.session.add(
+        await uow.attachments.add(
             AttachmentRow(
                 ticket_id=ticket.id or 0,
                 kind=item.kind,
@@ -188,12 +187,8 @@ async def open_tickets_of(rt: Runtime, telegram_user_id: int) -> list[OpenTicket
         resident = await uow.residents.by_telegram_id(telegram_user_id)
         if resident is None:
             return []
-        rows = await uow.session.exec(
-            select(TicketRow)
-            .where(TicketRow.resident_id == resident.id, col(TicketRow.state).in_([s.value for s in OPEN_STATES]))
-            .order_by(col(TicketRow.id).desc())
-        )
-        return [OpenTicket(row.number, row.text) for row in rows.all()]
+        rows = await uow.tickets.of_resident(resident.id or 0, states=[s.value for s in OPEN_STATES])
+        return [OpenTicket(row.number, row.text) for row in rows]
 
 
 async def find_duplicate(rt: Runtime, telegram_user_id: int, text: str) -> str | None:

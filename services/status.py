@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, select
 
 from domain.tickets import OPEN_STATES, TicketState
 from services.runtime import Runtime
@@ -64,10 +63,5 @@ async def my_tickets(rt: Runtime, telegram_user_id: int) -> list[TicketSummary]:
         resident = await uow.residents.by_telegram_id(telegram_user_id)
         if resident is None:
             return []
-        rows = await uow.session.exec(
-            select(TicketRow)
-            .where(TicketRow.resident_id == resident.id)
-            .order_by(col(TicketRow.id).desc())
-            .limit(MY_TICKETS_LIMIT)
-        )
-        return [_summary(row) for row in rows.all()]
+        rows = await uow.tickets.of_resident(resident.id or 0, limit=MY_TICKETS_LIMIT)
+        return [_summary(row) for row in rows]

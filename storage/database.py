@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.repositories import (
+    AppraisalRepository,
+    AttachmentRepository,
     CorrectionRepository,
     DepartmentRepository,
     ExtensionRepository,
@@ -87,6 +89,8 @@ class UnitOfWork:
         self.groups = GroupRepository(session)
         self.corrections = CorrectionRepository(session)
         self.extensions = ExtensionRepository(session)
+        self.attachments = AttachmentRepository(session)
+        self.appraisals = AppraisalRepository(session)
 
     async def __aenter__(self) -> UnitOfWork:
         return self

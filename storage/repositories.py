@@ -11,6 +11,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
+    AppraisalRow,
+    AttachmentRow,
     CorrectionRow,
     DepartmentGroupRow,
     DepartmentRow,
@@ -172,6 +174,13 @@ class TicketRepository(_Repository):
             .limit(limit)
         )
         return (await self.session.exec(query)).all()
+
+    async def of_resident(self, resident_id: int, *, states: Iterable[str] | None = None, limit: int = 50) -> Sequence[TicketRow]:
+        """A resident's tickets (optionally only in `states`), newest first."""
+        query = select(TicketRow).where(TicketRow.resident_id == resident_id)
+        if states is not None:
+            query = query.where(col(TicketRow.state).in_(list(states)))
+        return (await self.session.exec(query.order_by(col(TicketRow.id).desc()).limit(limit))).all()
 
     async def count_received(self, start: datetime, end: datetime) -> int:
         query = select(func.count()).where(col(TicketRow.received_at) >= start, col(TicketRow.received_at) < end)
@@ -391,3 +400,17 @@ class ExtensionRepository(_Repository):
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
+
+
+class AttachmentRepository(_Repository):
+    async def add(self, attachment: AttachmentRow) -> None:
+        self.session.add(attachment)
+
+    async def count_for(self, ticket_id: int) -> int:
+        query = select(func.count()).where(AttachmentRow.ticket_id == ticket_id)
+        return (await self.session.exec(query)).one()
+
+
+class AppraisalRepository(_Repository):
+    async def add(self, appraisal: AppraisalRow) -> None:
+        self.session.add(appraisal)

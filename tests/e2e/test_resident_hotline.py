@@ -59,6 +59,7 @@ async def test_several_messages_and_files_make_one_item_and_reach_the_officer_af
     number = await confirm(resident)
     card = await officer.next_message()
     assert card.text.startswith(f"📋 新工单 {number}")
+    assert card.text.endswith("📎 附件 2 个（见下方）")
     copies = [await officer.next_message(), await officer.next_message()]
     assert [c.method for c in copies] == ["copyMessage", "copyMessage"]
     assert copies[0].copied_from == (resident.id, photo["message_id"])
