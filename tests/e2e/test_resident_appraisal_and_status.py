@@ -105,3 +105,34 @@ async def test_status_shows_own_tickets_only_and_a_reply_adds_to_the_ticket(live
     assert (await resident.next_message()).text == f"已补充到工单 {number}，并转给承办民警。"
     notice = await officer.next_message()
     assert number in notice.text and "酒瓶" in notice.text
+
+
+async def rate_without_scores(resident, rating: str) -> None:
+    await resident.send("/start")
+    await resident.next_message()
+    await resident.press("⭐ 网上评议")
+    await resident.next_message()
+    await resident.press("西山派出所")
+    await resident.next_message()
+    await resident.press(rating)
+    await resident.next_message()
+    await resident.press("不打分了")
+    await resident.next_message()
+
+
+async def test_a_basically_satisfied_appraisal_keeps_its_comment_and_creates_no_ticket(live_bot: LiveBot) -> None:
+    resident = live_bot.api.user("王女士")
+    await rate_without_scores(resident, "基本满意")
+    await resident.send("办事还算快，就是排队久了点。")
+    assert (await resident.next_message()).text.startswith("感谢您的评议")
+    [stored] = await appraisals(live_bot)
+    assert (stored.rating, stored.comment, stored.ticket_id) == ("basically_satisfied", "办事还算快，就是排队久了点。", None)
+
+
+async def test_an_unsatisfied_appraisal_without_a_comment_counts_but_creates_no_ticket(live_bot: LiveBot) -> None:
+    resident = live_bot.api.user("王女士")
+    await rate_without_scores(resident, "不满意")
+    await resident.press("跳过")
+    assert (await resident.next_message()).text.startswith("感谢您的评议")
+    [stored] = await appraisals(live_bot)
+    assert (stored.rating, stored.comment, stored.ticket_id) == ("unsatisfied", None, None)
