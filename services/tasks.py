@@ -7,6 +7,7 @@ an event, and brings every copy of the task card up to date.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +22,7 @@ from storage.database import UnitOfWork
 from storage.models import CorrectionRow, ExtensionRequestRow, OfficerRow, TicketEventRow, TicketRow
 
 HEAD_ROLE = "head"
+log = logging.getLogger(__name__)
 
 
 class TaskRefused(Exception):
@@ -48,12 +50,15 @@ def _required(text: str, reason: str) -> str:
 async def _load(uow: UnitOfWork, rt: Runtime, ticket_id: int, telegram_user_id: int, action: Do) -> tuple[TicketRow, OfficerRow]:
     officer = await uow.officers.by_telegram_id(telegram_user_id)
     if officer is None:
+        log.warning("refused %s on ticket id %s by a non-officer (Telegram user %s)", action.value, ticket_id, telegram_user_id)
         raise TaskRefused("task.not_officer")
     ticket = await uow.tickets.get(ticket_id)
     if ticket is None:
         raise TaskRefused("task.not_found")
     reason = refusal(actor_of(officer), action, facts_of(ticket), desk_of(rt))
     if reason is not None:
+        # Refusals are worth a look: a forged or replayed button shows up here.
+        log.warning("refused %s on %s by officer %s: %s", action.value, ticket.number, officer.id, reason)
         raise TaskRefused(reason)
     return ticket, officer
 

@@ -201,9 +201,12 @@ async def test_voiding_is_for_the_head_and_the_resident_is_told_why(live_bot: Li
     assert (await next_text(head, "工单")).text == f"工单 {number} 已作废。"
     notice = await resident.next_message()
     assert notice.text == f"您的反映（工单 {number}）经核实不属于受理范围，已作结案处理。说明：广告信息"
+    live_bot.clock.advance(days=30)
+    await live_bot.sweep()
+    await resident.expect_no_message()  # a void ticket is never surveyed
 
 
-async def test_refusals_explain_themselves_and_change_nothing(live_bot: LiveBot) -> None:
+async def test_refusals_explain_themselves_are_logged_and_change_nothing(live_bot: LiveBot, caplog) -> None:
     officer = await live_bot.register_officer("李警官", "petition")
     outsider = await live_bot.register_officer("刘警官", "business")
     resident = live_bot.api.user("王女士")
@@ -213,12 +216,14 @@ async def test_refusals_explain_themselves_and_change_nothing(live_bot: LiveBot)
 
     wrong_department = await (await outsider.press_data(f"task:sign:{ticket_id}", message=card)).answered()
     assert wrong_department.text == "没有找到这个工单，或您无权查看。"
+    assert f"refused sign on {number}" in caplog.text
     garbage = await (await officer.press_data("task:sign:not-a-number", message=card)).answered()
     assert garbage.text == "这个按钮已失效，请发送 /start 重新开始。"
     unknown_action = await (await officer.press_data(f"task:delete:{ticket_id}", message=card)).answered()
     assert unknown_action.text == "这个按钮已失效，请发送 /start 重新开始。"
     resident_forging = await (await resident.press_data(f"task:close:{ticket_id}", message=card)).answered()
     assert resident_forging.text == "您不是已登记的民警，无法操作工单。"
+    assert f"refused close on ticket id {ticket_id} by a non-officer" in caplog.text
 
     async with live_bot.rt.db.unit_of_work() as uow:
         officer_id = (await uow.officers.by_telegram_id(officer.id)).id
