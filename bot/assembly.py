@@ -16,7 +16,7 @@ from bot.context import BotContext, attach_runtime
 from bot.settings import Settings
 from domain.calendar import OfficeHours, WorkingCalendar, coverage_warning
 from domain.clock import Clock, SystemClock
-from handlers import appraisal, desk, guards, hotline, register, resident_replies, start, status, survey, task_card
+from handlers import appraisal, desk, guards, hotline, register, resident_replies, start, status, supervision, survey, task_card
 from i18n import Texts
 from scheduler.dispatcher import OutboxDispatcher
 from scheduler.runner import SchedulerService
@@ -96,6 +96,8 @@ def register_handlers(application: Application) -> None:
     application.add_handler(survey.build())
     for handler in desk.build():
         application.add_handler(handler)
+    for handler in supervision.build():
+        application.add_handler(handler)
     for handler in start.build_fallback():
         application.add_handler(handler)
     application.add_handler(CallbackQueryHandler(on_stale_button))
@@ -172,6 +174,7 @@ async def _prepare(application: Application) -> None:
             BotCommand("cancel", "取消 / cancel"),
             BotCommand("status", "查询进度 / progress"),
             BotCommand("mytasks", "我的工单（民警）/ my tasks"),
+            BotCommand("stats", "统计（督办）/ statistics"),
         ]
     )
 

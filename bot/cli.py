@@ -9,7 +9,7 @@ import logging
 import re
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from bot.settings import ConfigError, Settings, load_settings
@@ -63,10 +63,27 @@ def _parser() -> argparse.ArgumentParser:
     learn = commands.add_parser("retrain", help="retrain on the training set plus officers' corrections")
     learn.add_argument("--force", action="store_true", help="adopt the new model even if the check set says it is worse")
     commands.add_parser("demo", help="play the whole story offline against a local Bot API server")
+    serve = commands.add_parser("web", help="serve the web side (the Open311 GeoReport v2 endpoint)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     qr = commands.add_parser("qr", help="write the PNG QR code that opens a unit's appraisal (开门评警)")
     qr.add_argument("--unit", required=True, help="a unit code from [units] in config.toml")
     qr.add_argument("--out", type=Path, required=True, metavar="FILE.png")
+    ledger = commands.add_parser("export-ledger", help="write the ledger (台账) as XLSX or CSV, everything included")
+    ledger.add_argument("--format", choices=["xlsx", "csv"], default=None, help="default: from the file name")
+    ledger.add_argument("--out", type=Path, required=True, metavar="FILE")
+    ledger.add_argument("--from", dest="first", type=_parse_day, default=None, metavar="YYYY-MM-DD",
+                        help="first local day of receipt (default: the beginning)")
+    ledger.add_argument("--to", dest="last", type=_parse_day, default=None, metavar="YYYY-MM-DD",
+                        help="last local day of receipt, included (default: today)")
     return parser
+
+
+def _parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-11-22, got {text!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -288,7 +305,74 @@ def cmd_vocabulary(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    """Serves the web application against the configured (and migrated) database until stopped."""
+    from aiohttp import web
+
+    from bot.assembly import build_runtime, prepare_storage
+    from web.app import build_web_app
+
+    async def application() -> web.Application:
+        rt = build_runtime(settings)
+        await prepare_storage(rt)
+        app = build_web_app(rt)
+
+        async def dispose(app: web.Application) -> None:
+            await rt.db.dispose()
+
+        app.on_cleanup.append(dispose)
+        return app
+
+    # run_app stops cleanly on Ctrl-C and on SIGTERM, running on_cleanup either way.
+    web.run_app(
+        application(),
+        host=args.host,
+        port=args.port,
+        print=lambda _: print(f"serving http://{args.host}:{args.port}/open311/v2/services.json", file=sys.stderr),
+    )
+    return 0
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
     return asyncio.run(run_demo(settings))
+
+
+def cmd_export_ledger(settings: Settings, args: argparse.Namespace) -> int:
+    """The command line is the administrator: every department, discipline reports included."""
+    from domain.statistics import Period, days_period
+    from services.figures import admin_scope
+    from services.ledger import LedgerIncomplete, export_ledger
+
+    fmt = args.format or ("csv" if args.out.suffix.lower() == ".csv" else "xlsx")
+    if args.first and args.last and args.last < args.first:
+        print("--to is before --from", file=sys.stderr)
+        return 2
+
+    async def export(rt):  # type: ignore[no-untyped-def]
+        last = args.last or rt.local(rt.now()).date()
+        period = days_period(args.first or date(2000, 1, 1), last, rt.hours.tz)
+        if args.first is None:
+            period = Period(f"至 {last.isoformat()}", period.start, period.end)
+        with args.out.open("wb") as out:
+            return await export_ledger(
+                rt, out, fmt=fmt, period=period, scope=admin_scope(rt),
+                bounded=args.first is not None or args.last is not None, progress=_progress_bar,
+            )
+
+    try:
+        count = _with_runtime(settings, export)
+    except LedgerIncomplete as error:
+        args.out.unlink(missing_ok=True)
+        print(f"\nledger not written: {error}", file=sys.stderr)
+        return 1
+    print(f"\n{args.out}: {count} lines ({fmt})", file=sys.stderr)
+    return 0
+
+
+def _progress_bar(done: int, total: int, width: int = 30) -> None:
+    share = done / total if total else 1.0
+    filled = round(width * share)
+    sys.stderr.write(f"\r台账 [{'#' * filled}{'.' * (width - filled)}] {share:4.0%} {done}/{total}")
+    sys.stderr.flush()

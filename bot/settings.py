@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from domain.limits import WorkLimit
+from domain.tickets import TicketKind
 
 ENV_PREFIX = "OPENDOOR_"
 ENV_NESTING = "__"
@@ -172,6 +173,41 @@ class ResidentSettings(Section):
     max_attachments: int = Field(default=10, ge=0)
 
 
+class Open311Service(Section):
+    """One Open311 service type and the ticket kind a request for it becomes."""
+
+    name: str
+    kind: str
+    description: str = ""
+    group: str = ""
+    keywords: list[str] = []
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        kinds = [kind.value for kind in TicketKind]
+        if value not in kinds:
+            raise ValueError(f"unknown ticket kind {value!r}; use one of {kinds}")
+        return value
+
+
+class Open311Settings(Section):
+    """The Open311 GeoReport v2 endpoint other government systems read and create tickets through."""
+
+    api_keys: list[SecretStr] = []
+    jurisdiction_id: str = ""
+    services: dict[str, Open311Service] = {}
+
+    @field_validator("services")
+    @classmethod
+    def _one_service_per_kind(cls, value: dict[str, Open311Service]) -> dict[str, Open311Service]:
+        kinds = [service.kind for service in value.values()]
+        doubled = sorted({kind for kind in kinds if kinds.count(kind) > 1})
+        if doubled:
+            raise ValueError(f"each ticket kind may have one Open311 service only; doubled: {doubled}")
+        return value
+
+
 def department_names(settings: "Settings") -> dict[str, list[str]]:
     """Every name a resident might use for each department (for spotting the unit a report names)."""
     return {code: [d.name, *d.aliases] for code, d in settings.departments.items()}
@@ -191,6 +227,7 @@ class Settings(Section):
     tickets: TicketSettings
     units: dict[str, Unit] = {}
     resident: ResidentSettings = ResidentSettings()
+    open311: Open311Settings = Open311Settings()
     default_locale: str = "zh"
 
     @model_validator(mode="after")

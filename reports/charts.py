@@ -71,3 +71,54 @@ def trend_chart(days: Sequence[DayCounts], *, chinese: bool) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class GroupCounts:
+    """One bar group of the statistics chart: a department (or unit) with its Chinese and English name."""
+
+    name: str
+    name_en: str
+    received: int
+    closed: int
+    on_time_rate: float | None
+
+
+def figures_chart(groups: Sequence[GroupCounts], period: str, *, chinese: bool) -> bytes:
+    """Grouped bars of tickets received and closed per group, the on-time rate above each, as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    font = cjk_font() if chinese else None
+    if font:
+        title, received_label, closed_label, unit = f"{period} 受理与办结（标注：按期办结率）", "受理", "办结", "件"
+    else:
+        title, received_label, closed_label, unit = f"Received and closed, {period} (label: on time)", "received", "closed", "tickets"
+    names = [g.name if font else g.name_en for g in groups]
+    figure = Figure(figsize=(7.2, 4.0), dpi=100)
+    axes = figure.subplots()
+    positions = range(len(groups))
+    width = 0.38
+    axes.bar([p - width / 2 for p in positions], [g.received for g in groups], width, label=received_label, color="#2f6db5")
+    bars = axes.bar([p + width / 2 for p in positions], [g.closed for g in groups], width, label=closed_label, color="#3a9d5d")
+    for bar, group in zip(bars, groups):
+        if group.on_time_rate is not None:
+            axes.annotate(
+                f"{group.on_time_rate:.0%}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center", va="bottom", fontsize=8,
+            )
+    axes.set_xticks(list(positions), names, rotation=15, ha="right", fontsize=8)
+    axes.set_ylabel(unit)
+    axes.set_title(title)
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.legend(frameon=False)
+    axes.spines[["top", "right"]].set_visible(False)
+    if font:
+        for text in [axes.title, axes.yaxis.label, *axes.get_legend().get_texts(), *axes.get_xticklabels()]:
+            text.set_fontfamily(font)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

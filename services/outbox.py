@@ -11,6 +11,10 @@ from storage.models import OutboxRow, TicketRow
 from storage.repositories import PENDING
 
 
+# Residents who reached us without Telegram (Open311) have no chat; Telegram ids start at 1.
+NO_TELEGRAM_CHAT = 0
+
+
 async def queue_message(
     uow: UnitOfWork,
     *,
@@ -45,8 +49,8 @@ async def notify_resident(
 ) -> None:
     """Queues a notice to the ticket's resident, in their language."""
     resident = await uow.residents.get(ticket.resident_id)
-    if resident is None:
-        return
+    if resident is None or resident.chat_id == NO_TELEGRAM_CHAT:
+        return  # e.g. an Open311 request: the other system asks us for its status instead
     department = rt.department_name(resident.locale, ticket.department_code)
     # Moments are written in the resident's own language and the bureau's time zone.
     localized = {k: rt.format_moment(resident.locale, v) if isinstance(v, datetime) else v for k, v in params.items()}

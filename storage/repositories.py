@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -206,6 +207,34 @@ class TicketRepository(_Repository):
         query = select(func.count()).where(col(TicketRow.state).in_(list(states)))
         return (await self.session.exec(query)).one()
 
+    async def by_numbers(self, numbers: Iterable[str]) -> Sequence[TicketRow]:
+        query = select(TicketRow).where(col(TicketRow.number).in_(list(set(numbers))))
+        return (await self.session.exec(query.order_by(col(TicketRow.id)))).all()
+
+    async def received_between(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        kinds: Iterable[str] | None = None,
+        states: Iterable[str] | None = None,
+        excluding_categories: Iterable[str] = (),
+        excluding_departments: Iterable[str] = (),
+        limit: int = 1000,
+    ) -> Sequence[TicketRow]:
+        """Tickets received in [start, end], newest first, optionally narrowed by kind and state."""
+        query = select(TicketRow).where(col(TicketRow.received_at) >= start, col(TicketRow.received_at) <= end)
+        if kinds is not None:
+            query = query.where(col(TicketRow.kind).in_(list(kinds)))
+        if states is not None:
+            query = query.where(col(TicketRow.state).in_(list(states)))
+        if excluded := list(excluding_categories):
+            query = query.where(col(TicketRow.category).not_in(excluded))
+        if excluded := list(excluding_departments):
+            query = query.where(col(TicketRow.department_code).not_in(excluded))
+        query = query.order_by(col(TicketRow.received_at).desc(), col(TicketRow.id).desc()).limit(limit)
+        return (await self.session.exec(query)).all()
+
     async def survey_results_between(self, start: datetime, end: datetime) -> dict[str, int]:
         query = (
             select(TicketRow.survey_result, func.count())
@@ -213,6 +242,96 @@ class TicketRepository(_Repository):
             .group_by(TicketRow.survey_result)
         )
         return {result: count for result, count in (await self.session.exec(query)).all() if result}
+
+
+    async def figure_chunks(
+        self, start: datetime, end: datetime, scope: TicketScope, chunk: int = 5000
+    ) -> AsyncIterator[Sequence[Any]]:
+        """The columns the figures need (after the id), for tickets received or due in [start, end), `chunk` at a time."""
+        after = 0
+        while True:
+            query = (
+                select(
+                    TicketRow.id, TicketRow.received_at, TicketRow.deadline_at, TicketRow.closed_at, TicketRow.state,
+                    TicketRow.department_code, TicketRow.category, TicketRow.source, TicketRow.unit_code,
+                    TicketRow.survey_result,
+                )
+                .where(
+                    col(TicketRow.id) > after,
+                    or_(
+                        (col(TicketRow.received_at) >= start) & (col(TicketRow.received_at) < end),
+                        (col(TicketRow.deadline_at) >= start) & (col(TicketRow.deadline_at) < end),
+                    ),
+                )
+                .order_by(col(TicketRow.id))
+                .limit(chunk)
+            )
+            rows = (await self.session.exec(scope.narrow(query))).all()
+            if not rows:
+                return
+            yield rows
+            after = rows[-1][0]
+
+    async def count_ledger(self, start: datetime | None, end: datetime | None, scope: TicketScope) -> int:
+        query = scope.narrow(_received_between(select(func.count()).select_from(TicketRow), start, end))
+        return (await self.session.exec(query.where(TicketRow.state != "void"))).one()
+
+    async def ledger_chunks(
+        self, start: datetime | None, end: datetime | None, scope: TicketScope, chunk: int = 2000
+    ) -> AsyncIterator[Sequence[Any]]:
+        """Ledger lines in ticket order, `chunk` at a time (keyset pagination: memory stays flat).
+
+        Each line: id, number, received_at, source, category, department_code, the responsible
+        officer's name, text, result, deadline_at, closed_at, state, survey_result. No resident data.
+        """
+        after = 0
+        while True:
+            query = (
+                select(
+                    TicketRow.id, TicketRow.number, TicketRow.received_at, TicketRow.source, TicketRow.category,
+                    TicketRow.department_code, OfficerRow.display_name, TicketRow.text, TicketRow.result,
+                    TicketRow.deadline_at, TicketRow.closed_at, TicketRow.state, TicketRow.survey_result,
+                )
+                .outerjoin(OfficerRow, col(OfficerRow.id) == col(TicketRow.responsible_officer_id))
+                .where(col(TicketRow.id) > after, TicketRow.state != "void")
+                .order_by(col(TicketRow.id))
+                .limit(chunk)
+            )
+            rows = (await self.session.exec(scope.narrow(_received_between(query, start, end)))).all()
+            if not rows:
+                return
+            yield rows
+            after = rows[-1][0]
+
+
+@dataclass(frozen=True)
+class TicketScope:
+    """Which tickets a reader's figures and ledger include: all, or some departments; discipline or not."""
+
+    departments: tuple[str, ...] | None = None
+    include_discipline: bool = True
+    discipline_department: str = "discipline"
+    # A discipline report naming this unit is never shown to it.
+    hidden_from: str | None = None
+
+    def narrow(self, query: Any) -> Any:
+        if self.departments is not None:
+            query = query.where(col(TicketRow.department_code).in_(list(self.departments)))
+        if not self.include_discipline:
+            query = query.where(TicketRow.category != "discipline", TicketRow.department_code != self.discipline_department)
+        if self.hidden_from is not None:
+            query = query.where(
+                or_(TicketRow.category != "discipline", col(TicketRow.named_unit).is_(None), TicketRow.named_unit != self.hidden_from)
+            )
+        return query
+
+
+def _received_between(query: Any, start: datetime | None, end: datetime | None) -> Any:
+    if start is not None:
+        query = query.where(col(TicketRow.received_at) >= start)
+    if end is not None:
+        query = query.where(col(TicketRow.received_at) < end)
+    return query
 
 
 class EventRepository(_Repository):
@@ -229,6 +348,15 @@ class EventRepository(_Repository):
         self.session.add(event)
         if flush:
             await self.session.flush()
+
+    async def last_times(self, ticket_ids: Iterable[int]) -> dict[int, datetime]:
+        """When each ticket last had an event (ticket id → moment)."""
+        query = (
+            select(TicketEventRow.ticket_id, func.max(TicketEventRow.at))
+            .where(col(TicketEventRow.ticket_id).in_(list(set(ticket_ids))))
+            .group_by(TicketEventRow.ticket_id)
+        )
+        return {ticket_id: moment for ticket_id, moment in (await self.session.exec(query)).all()}
 
     async def timeline(self, ticket_id: int, *, public_only: bool = False) -> Sequence[TicketEventRow]:
         query = select(TicketEventRow).where(TicketEventRow.ticket_id == ticket_id)
@@ -414,3 +542,10 @@ class AttachmentRepository(_Repository):
 class AppraisalRepository(_Repository):
     async def add(self, appraisal: AppraisalRow) -> None:
         self.session.add(appraisal)
+
+    async def ratings_between(self, start: datetime, end: datetime) -> Sequence[Any]:
+        """(unit_code, rating, created_at) of the appraisals made in [start, end)."""
+        query = select(AppraisalRow.unit_code, AppraisalRow.rating, AppraisalRow.created_at).where(
+            col(AppraisalRow.created_at) >= start, col(AppraisalRow.created_at) < end
+        )
+        return (await self.session.exec(query)).all()

@@ -1,0 +1,584 @@
+"""The Open311 GeoReport v2 endpoint, over HTTP against a real migrated SQLite database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.cli import _parser
+from bot.settings import REPO_ROOT, Settings
+from domain.clock import FakeClock
+from services.hotline import Submission, submit_ticket
+from services.officers import create_invite, register_officer
+from services.runtime import Runtime
+from services.tasks import close_ticket, sign_for, void_ticket
+from tests.conftest import make_settings
+from web.app import build_web_app
+
+API_KEY = "test-open311-key"
+V2 = "/open311/v2"
+PETITION_TEXT = "报案三个月了派出所一直有案不立，也没有给我报警回执。"
+DISCIPLINE_TEXT = "派出所民警吃拿卡要，还充当保护伞"
+RESIDENT_TELEGRAM_ID = 987654321
+RESIDENT_NAME = "王小明"
+RESIDENT_PHONE = "13912345678"
+W3C = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$")
+# The spec's fields of a service request in GET answers, and of a service in the service list.
+REQUEST_FIELDS = {
+    "service_request_id": str,
+    "status": str,
+    "status_notes": (str, type(None)),
+    "service_name": str,
+    "service_code": str,
+    "description": str,
+    "agency_responsible": str,
+    "service_notice": (str, type(None)),
+    "requested_datetime": str,
+    "updated_datetime": (str, type(None)),
+    "expected_datetime": (str, type(None)),
+    "address": (str, type(None)),
+    "address_id": (str, type(None)),
+    "zipcode": (str, type(None)),
+    "lat": (float, int, type(None)),
+    "long": (float, int, type(None)),
+    "media_url": (str, type(None)),
+}
+DATETIME_FIELDS = ("requested_datetime", "updated_datetime", "expected_datetime")
+SERVICE_FIELDS = {
+    "service_code": str,
+    "service_name": str,
+    "description": str,
+    "metadata": bool,
+    "type": str,
+    "keywords": str,
+    "group": str,
+}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, OPENDOOR_OPEN311__API_KEYS=json.dumps([API_KEY]))
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[TestClient]:
+    async with TestClient(TestServer(build_web_app(runtime))) as client:
+        yield client
+
+
+def resident_says(text: str = PETITION_TEXT, kind: str = "complaint") -> Submission:
+    return Submission(
+        telegram_user_id=RESIDENT_TELEGRAM_ID,
+        chat_id=RESIDENT_TELEGRAM_ID,
+        locale="zh",
+        kind=kind,
+        text=text,
+        contact_mode="real_name",
+        contact_name=RESIDENT_NAME,
+        contact_phone=RESIDENT_PHONE,
+    )
+
+
+async def ticket_id_of(rt: Runtime, number: str) -> int:
+    async with rt.db.unit_of_work() as uow:
+        ticket = await uow.tickets.by_number(number)
+    assert ticket is not None and ticket.id is not None
+    return ticket.id
+
+
+async def officer_of(rt: Runtime, department: str, user: int, role: str = "officer") -> int:
+    code = await create_invite(rt, department, role)
+    await register_officer(rt, code, telegram_user_id=user, chat_id=user, display_name=f"警官{user}", locale="zh")
+    return user
+
+
+def assert_spec_request(record: dict[str, Any]) -> None:
+    assert set(record) == set(REQUEST_FIELDS), set(record) ^ set(REQUEST_FIELDS)
+    for field, kind in REQUEST_FIELDS.items():
+        assert isinstance(record[field], kind), (field, record[field])
+    assert record["status"] in ("open", "closed")
+    for field in DATETIME_FIELDS:
+        assert W3C.match(record[field]), (field, record[field])
+        assert datetime.fromisoformat(record[field]).tzinfo is not None
+
+
+def xml_records(body: str, root: str, item: str) -> list[dict[str, str | None]]:
+    assert body.startswith('<?xml version="1.0" encoding="utf-8"?>')
+    tree = ET.fromstring(body)
+    assert tree.tag == root
+    assert all(child.tag == item for child in tree)
+    return [{element.tag: element.text for element in child} for child in tree]
+
+
+async def get_json(client: TestClient, path: str, expect: int = 200, **params: str) -> Any:
+    response = await client.get(path, params=params)
+    assert response.status == expect, await response.text()
+    assert response.content_type == "application/json"
+    assert response.charset == "utf-8"
+    return await response.json()
+
+
+async def get_xml(client: TestClient, path: str, expect: int = 200, **params: str) -> str:
+    response = await client.get(path, params=params)
+    assert response.status == expect, await response.text()
+    assert response.content_type == "text/xml"
+    assert response.charset == "utf-8"
+    return await response.text()
+
+
+async def post_request(client: TestClient, fmt: str = "json", **fields: str) -> Any:
+    form = {"api_key": API_KEY, "service_code": "complaint", "description": PETITION_TEXT, "lat": "25.04", "long": "102.71"}
+    form.update(fields)
+    return await client.post(f"{V2}/requests.{fmt}", data={k: v for k, v in form.items() if v is not None})
+
+
+# --- services ----------------------------------------------------------------------------------------
+
+
+async def test_the_service_list_has_every_spec_field_in_json(client: TestClient, runtime: Runtime) -> None:
+    services = await get_json(client, f"{V2}/services.json")
+    assert [service["service_code"] for service in services] == list(runtime.settings.open311.services)
+    for service in services:
+        assert set(service) == set(SERVICE_FIELDS)
+        for field, kind in SERVICE_FIELDS.items():
+            assert isinstance(service[field], kind), (field, service[field])
+        assert service["metadata"] is False
+        assert service["type"] == "realtime"
+    assert services[0]["service_name"] == "投诉"
+
+
+async def test_the_service_list_uses_the_specs_xml_elements(client: TestClient) -> None:
+    services = xml_records(await get_xml(client, f"{V2}/services.xml"), "services", "service")
+    assert len(services) == 4
+    for service in services:
+        assert set(service) == set(SERVICE_FIELDS)
+        assert service["metadata"] == "false"
+        assert service["type"] == "realtime"
+
+
+async def test_a_known_service_has_a_definition_without_attributes(client: TestClient) -> None:
+    definition = await get_json(client, f"{V2}/services/complaint.json")
+    assert definition == {"service_code": "complaint", "attributes": []}
+    tree = ET.fromstring(await get_xml(client, f"{V2}/services/complaint.xml"))
+    assert tree.tag == "service_definition"
+    assert tree.findtext("service_code") == "complaint"
+    assert tree.find("attributes") is not None
+
+
+async def test_an_unknown_service_definition_is_404_in_the_error_format(client: TestClient) -> None:
+    errors = await get_json(client, f"{V2}/services/potholes.json", expect=404)
+    assert errors == [{"code": 404, "description": "service_code 'potholes' was not found"}]
+    body = await get_xml(client, f"{V2}/services/potholes.xml", expect=404)
+    assert xml_records(body, "errors", "error") == [
+        {"code": "404", "description": "service_code 'potholes' was not found"}
+    ]
+
+
+async def test_an_unsupported_format_is_404(client: TestClient) -> None:
+    errors = await get_json(client, f"{V2}/services.csv", expect=404)
+    assert errors[0]["code"] == 404
+
+
+async def test_another_jurisdiction_is_404_and_ours_is_accepted(client: TestClient, runtime: Runtime) -> None:
+    ours = runtime.settings.open311.jurisdiction_id
+    assert await get_json(client, f"{V2}/services.json", jurisdiction_id=ours)
+    errors = await get_json(client, f"{V2}/services.json", expect=404, jurisdiction_id="elsewhere.gov")
+    assert "jurisdiction_id" in errors[0]["description"]
+
+
+async def test_the_discovery_document_points_at_the_v2_endpoint(client: TestClient) -> None:
+    document = await get_json(client, "/open311/discovery.json")
+    [endpoint] = document["endpoints"]
+    assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    assert endpoint["url"].endswith("/open311/v2")
+    assert "application/json" in endpoint["formats"] and "text/xml" in endpoint["formats"]
+    tree = ET.fromstring(await get_xml(client, "/open311/discovery.xml"))
+    assert tree.findtext("endpoints/endpoint/specification") == "http://wiki.open311.org/GeoReport_v2"
+
+
+# --- POST Service Request ------------------------------------------------------------------------------
+
+
+async def test_a_posted_request_becomes_a_ticket_through_the_hotline(client: TestClient, runtime: Runtime) -> None:
+    response = await post_request(
+        client, first_name="李", last_name="四", phone="13800000000", address_string="盘龙区北京路 1 号"
+    )
+    assert response.status == 200, await response.text()
+    [created] = await response.json()
+    assert set(created) == {"service_request_id", "service_notice", "account_id"}
+    assert re.fullmatch(r"KM-20261123-\d{4}", created["service_request_id"])
+    assert "2026" in created["service_notice"]
+    async with runtime.db.unit_of_work() as uow:
+        ticket = await uow.tickets.by_number(created["service_request_id"])
+        assert ticket is not None
+        assert ticket.source == "open311"
+        assert ticket.kind == "complaint"
+        assert ticket.department_code == "petition"
+        assert ticket.contact_mode == "real_name"
+        assert (ticket.contact_name, ticket.contact_phone) == ("李 四", "13800000000")
+        assert "盘龙区北京路 1 号" in ticket.text and "25.040000, 102.710000" in ticket.text
+
+
+async def test_a_posted_request_answers_in_xml_too(client: TestClient) -> None:
+    response = await post_request(client, "xml", service_code="question", description="护照办理需要多久？")
+    assert response.status == 200
+    [created] = xml_records(await response.text(), "service_requests", "request")
+    assert set(created) == {"service_request_id", "service_notice", "account_id"}
+    assert created["service_request_id"].startswith("KM-")
+
+
+async def test_a_request_without_a_name_or_phone_is_anonymous(client: TestClient, runtime: Runtime) -> None:
+    [created] = await (await post_request(client)).json()
+    async with runtime.db.unit_of_work() as uow:
+        ticket = await uow.tickets.by_number(created["service_request_id"])
+    assert ticket is not None
+    assert (ticket.contact_mode, ticket.contact_name, ticket.contact_phone) == ("anonymous", None, None)
+
+
+@pytest.mark.parametrize("api_key", [None, "", "wrong-key"])
+async def test_posting_without_a_valid_api_key_is_403_and_stores_nothing(
+    client: TestClient, runtime: Runtime, api_key: str | None
+) -> None:
+    response = await post_request(client, api_key=api_key)  # type: ignore[arg-type]
+    assert response.status == 403
+    [error] = await response.json()
+    assert error["code"] == 403 and "api_key" in error["description"]
+    async with runtime.db.unit_of_work() as uow:
+        assert await uow.tickets.count() == 0
+
+
+async def test_a_bad_api_key_is_403_in_xml_as_well(client: TestClient) -> None:
+    response = await post_request(client, "xml", api_key="wrong-key")
+    assert response.status == 403
+    assert xml_records(await response.text(), "errors", "error") == [{"code": "403", "description": "api_key is invalid"}]
+
+
+async def test_without_configured_keys_nobody_may_post(tmp_path: Path, clock: FakeClock) -> None:
+    from bot.assembly import build_runtime, prepare_storage
+
+    rt = build_runtime(make_settings(tmp_path), clock)
+    assert rt.settings.open311.api_keys == []
+    await prepare_storage(rt)
+    try:
+        async with TestClient(TestServer(build_web_app(rt))) as client:
+            assert (await post_request(client)).status == 403
+    finally:
+        await rt.db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"service_code": None}, "service_code was not provided"),
+        ({"service_code": "potholes"}, "service_code 'potholes' was not found"),
+        ({"lat": None, "long": None}, "a location is required"),
+        ({"lat": "north", "long": "102.7"}, "decimal degrees"),
+        ({"lat": "95", "long": "102.7"}, "±90"),
+        ({"description": None}, "description was not provided"),
+        ({"description": "长" * 3000}, "too long"),
+    ],
+)
+async def test_a_post_with_missing_or_invalid_fields_is_400(
+    client: TestClient, runtime: Runtime, fields: dict[str, str | None], words: str
+) -> None:
+    response = await post_request(client, **fields)  # type: ignore[arg-type]
+    assert response.status == 400
+    [error] = await response.json()
+    assert error["code"] == 400 and words in error["description"], error
+    async with runtime.db.unit_of_work() as uow:
+        assert await uow.tickets.count() == 0
+
+
+async def test_a_post_for_another_jurisdiction_is_404_and_stores_nothing(client: TestClient, runtime: Runtime) -> None:
+    response = await post_request(client, jurisdiction_id="elsewhere.gov")
+    assert response.status == 404
+    async with runtime.db.unit_of_work() as uow:
+        assert await uow.tickets.count() == 0
+
+
+async def test_an_address_alone_is_enough_location(client: TestClient) -> None:
+    response = await post_request(client, lat=None, long=None, address_string="西山区滇池路 2 号")  # type: ignore[arg-type]
+    assert response.status == 200
+
+
+# --- GET Service Requests ------------------------------------------------------------------------------
+
+
+async def test_listed_requests_have_every_spec_field_with_the_right_type(client: TestClient, runtime: Runtime) -> None:
+    await submit_ticket(runtime, resident_says())
+    [created] = await (await post_request(client, service_code="suggestion", description="建议延长户籍窗口周末开放时间")).json()
+    records = await get_json(client, f"{V2}/requests.json")
+    assert len(records) == 2
+    for record in records:
+        assert_spec_request(record)
+    assert records[0]["service_request_id"] == created["service_request_id"]  # newest first
+    assert records[0]["service_code"] == "suggestion"
+
+
+async def test_listed_requests_in_xml_have_every_spec_element(client: TestClient, runtime: Runtime) -> None:
+    await submit_ticket(runtime, resident_says())
+    [record] = xml_records(await get_xml(client, f"{V2}/requests.xml"), "service_requests", "request")
+    assert set(record) == set(REQUEST_FIELDS)
+    assert record["status"] == "open"
+    for field in DATETIME_FIELDS:
+        assert record[field] and W3C.match(record[field]), (field, record[field])
+    for field in ("lat", "long", "media_url", "address", "status_notes"):
+        assert record[field] is None
+
+
+async def test_an_open_ticket_maps_onto_the_spec_fields(client: TestClient, runtime: Runtime, clock: FakeClock) -> None:
+    accepted = await submit_ticket(runtime, resident_says())
+    [record] = await get_json(client, f"{V2}/requests/{accepted.number}.json")
+    assert record["service_request_id"] == accepted.number
+    assert record["status"] == "open"
+    assert record["status_notes"] is None
+    assert (record["service_code"], record["service_name"]) == ("complaint", "投诉")
+    assert record["description"] == PETITION_TEXT
+    assert record["agency_responsible"] == runtime.settings.departments["petition"].name
+    assert record["requested_datetime"] == "2026-11-23T10:00:00+08:00"
+    assert datetime.fromisoformat(record["expected_datetime"]) == accepted.deadline_at
+    assert record["updated_datetime"] == record["requested_datetime"]
+
+
+async def test_a_closed_ticket_is_closed_with_the_officers_result(
+    client: TestClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    officer = await officer_of(runtime, "petition", 501)
+    accepted = await submit_ticket(runtime, resident_says())
+    ticket_id = await ticket_id_of(runtime, accepted.number)
+    await sign_for(runtime, ticket_id, officer)
+    clock.advance(hours=3)
+    await close_ticket(runtime, ticket_id, officer, "已立案侦查，回执已补发。")
+    [record] = await get_json(client, f"{V2}/requests/{accepted.number}.json")
+    assert_spec_request(record)
+    assert record["status"] == "closed"
+    assert record["status_notes"] == "已立案侦查，回执已补发。"
+    assert datetime.fromisoformat(record["updated_datetime"]) == clock.now()
+    assert record["updated_datetime"] == "2026-11-23T13:00:00+08:00"
+
+
+async def test_a_void_ticket_is_closed_and_says_why(client: TestClient, runtime: Runtime) -> None:
+    head = await officer_of(runtime, "petition", 502, role="head")
+    accepted = await submit_ticket(runtime, resident_says())
+    await void_ticket(runtime, await ticket_id_of(runtime, accepted.number), head, "重复提交")
+    [record] = await get_json(client, f"{V2}/requests/{accepted.number}.json")
+    assert record["status"] == "closed"
+    assert record["status_notes"] == "无效工单 (void): 重复提交"
+
+
+async def test_status_filters_open_and_closed(client: TestClient, runtime: Runtime) -> None:
+    officer = await officer_of(runtime, "petition", 501)
+    still_open = await submit_ticket(runtime, resident_says())
+    closed = await submit_ticket(runtime, resident_says("派出所接警后两个小时才出警，请给个说法"))
+    ticket_id = await ticket_id_of(runtime, closed.number)
+    await sign_for(runtime, ticket_id, officer)
+    await close_ticket(runtime, ticket_id, officer, "已核实并答复。")
+
+    def numbers(records: list[dict[str, Any]]) -> set[str]:
+        return {record["service_request_id"] for record in records}
+
+    assert numbers(await get_json(client, f"{V2}/requests.json", status="open")) == {still_open.number}
+    assert numbers(await get_json(client, f"{V2}/requests.json", status="closed")) == {closed.number}
+    both = await get_json(client, f"{V2}/requests.json", status="open,closed")
+    assert numbers(both) == {still_open.number, closed.number}
+    errors = await get_json(client, f"{V2}/requests.json", expect=400, status="pending")
+    assert errors[0]["code"] == 400
+
+
+async def test_service_code_filters_by_kind_and_an_unknown_one_is_400(client: TestClient, runtime: Runtime) -> None:
+    complaint = await submit_ticket(runtime, resident_says())
+    question = await submit_ticket(runtime, resident_says("办理护照需要带什么材料？", kind="question"))
+    [record] = await get_json(client, f"{V2}/requests.json", service_code="question")
+    assert record["service_request_id"] == question.number
+    both = await get_json(client, f"{V2}/requests.json", service_code="question,complaint")
+    assert {r["service_request_id"] for r in both} == {complaint.number, question.number}
+    errors = await get_json(client, f"{V2}/requests.json", expect=400, service_code="potholes")
+    assert "potholes" in errors[0]["description"]
+
+
+async def test_service_request_ids_are_comma_separated_and_override_other_filters(
+    client: TestClient, runtime: Runtime
+) -> None:
+    first = await submit_ticket(runtime, resident_says())
+    second = await submit_ticket(runtime, resident_says("建议派出所增加夜间值班窗口", kind="suggestion"))
+    records = await get_json(
+        client, f"{V2}/requests.json", service_request_id=f"{first.number}, {second.number},KM-19990101-0001",
+        status="closed",
+    )
+    assert {r["service_request_id"] for r in records} == {first.number, second.number}
+
+
+async def test_the_default_window_is_the_last_90_days(client: TestClient, runtime: Runtime, clock: FakeClock) -> None:
+    old = await submit_ticket(runtime, resident_says())
+    clock.advance(days=91)
+    recent = await submit_ticket(runtime, resident_says())
+    records = await get_json(client, f"{V2}/requests.json")
+    assert [r["service_request_id"] for r in records] == [recent.number]
+    # Asked by id, an old request is still found.
+    [record] = await get_json(client, f"{V2}/requests/{old.number}.json")
+    assert record["service_request_id"] == old.number
+
+
+async def test_start_and_end_date_select_by_requested_datetime(
+    client: TestClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    monday = await submit_ticket(runtime, resident_says())
+    clock.advance(days=2)
+    wednesday = await submit_ticket(runtime, resident_says())
+    only_monday = await get_json(
+        client, f"{V2}/requests.json", start_date="2026-11-23T00:00:00+08:00", end_date="2026-11-24T00:00:00+08:00"
+    )
+    assert [r["service_request_id"] for r in only_monday] == [monday.number]
+    from_tuesday = await get_json(client, f"{V2}/requests.json", start_date="2026-11-24T00:00:00Z")
+    assert [r["service_request_id"] for r in from_tuesday] == [wednesday.number]
+    by_day = await get_json(client, f"{V2}/requests.json", start_date="2026-11-25", end_date="2026-11-26")
+    assert [r["service_request_id"] for r in by_day] == [wednesday.number]
+
+
+async def test_an_offset_whose_plus_was_not_encoded_is_still_read(client: TestClient, runtime: Runtime) -> None:
+    accepted = await submit_ticket(runtime, resident_says())
+    response = await client.get(f"{V2}/requests.json?start_date=2026-11-23T09:00:00+08:00")  # "+" arrives as " "
+    assert response.status == 200, await response.text()
+    assert [r["service_request_id"] for r in await response.json()] == [accepted.number]
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"start_date": "yesterday"}, "not a W3C datetime"),
+        ({"start_date": "2026-11-23T10:00:00"}, "no time zone"),
+        ({"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-11-23T00:00:00Z"}, "90 days"),
+        ({"start_date": "2026-11-23T00:00:00Z", "end_date": "2026-11-01T00:00:00Z"}, "before start_date"),
+    ],
+)
+async def test_bad_dates_are_400(client: TestClient, params: dict[str, str], words: str) -> None:
+    errors = await get_json(client, f"{V2}/requests.json", expect=400, **params)
+    assert errors[0]["code"] == 400 and words in errors[0]["description"]
+
+
+async def test_an_unknown_request_is_404_in_json_and_xml(client: TestClient) -> None:
+    errors = await get_json(client, f"{V2}/requests/KM-19990101-0001.json", expect=404)
+    assert errors == [{"code": 404, "description": "service_request_id 'KM-19990101-0001' was not found"}]
+    body = await get_xml(client, f"{V2}/requests/KM-19990101-0001.xml", expect=404)
+    assert xml_records(body, "errors", "error")[0]["code"] == "404"
+
+
+async def test_a_single_request_in_xml_is_a_list_of_one(client: TestClient, runtime: Runtime) -> None:
+    accepted = await submit_ticket(runtime, resident_says())
+    [record] = xml_records(await get_xml(client, f"{V2}/requests/{accepted.number}.xml"), "service_requests", "request")
+    assert record["service_request_id"] == accepted.number
+    assert record["agency_responsible"] == runtime.settings.departments["petition"].name
+
+
+# --- privacy -------------------------------------------------------------------------------------------
+
+
+async def test_no_personal_data_leaves_through_any_read(client: TestClient, runtime: Runtime) -> None:
+    accepted = await submit_ticket(runtime, resident_says())
+    await post_request(client, first_name="李", last_name="四", phone="13800000000", email="li@example.com")
+    bodies = [
+        await (await client.get(f"{V2}/requests.{fmt}")).text() for fmt in ("json", "xml")
+    ] + [await (await client.get(f"{V2}/requests/{accepted.number}.{fmt}")).text() for fmt in ("json", "xml")]
+    for body in bodies:
+        for secret in (RESIDENT_NAME, RESIDENT_PHONE, str(RESIDENT_TELEGRAM_ID), "13800000000", "li@example.com", "李 四"):
+            assert secret not in body
+        assert "resident" not in body and "contact" not in body
+
+
+async def test_discipline_tickets_are_never_shown(client: TestClient, runtime: Runtime) -> None:
+    visible = await submit_ticket(runtime, resident_says())
+    hidden = await submit_ticket(runtime, resident_says(DISCIPLINE_TEXT))
+    async with runtime.db.unit_of_work() as uow:
+        ticket = await uow.tickets.by_number(hidden.number)
+    assert ticket is not None and ticket.category == "discipline"
+    listed = await get_json(client, f"{V2}/requests.json")
+    assert [r["service_request_id"] for r in listed] == [visible.number]
+    assert DISCIPLINE_TEXT not in await get_xml(client, f"{V2}/requests.xml")
+    await get_json(client, f"{V2}/requests/{hidden.number}.json", expect=404)
+    await get_xml(client, f"{V2}/requests/{hidden.number}.xml", expect=404)
+    by_ids = await get_json(client, f"{V2}/requests.json", service_request_id=f"{hidden.number},{visible.number}")
+    assert [r["service_request_id"] for r in by_ids] == [visible.number]
+
+
+async def test_a_ticket_rerouted_to_discipline_disappears_too(client: TestClient, runtime: Runtime) -> None:
+    accepted = await submit_ticket(runtime, resident_says())
+    async with runtime.db.unit_of_work() as uow:
+        ticket = await uow.tickets.by_number(accepted.number)
+        assert ticket is not None
+        await uow.tickets.move(ticket.id or 0, ticket.state, department_code="discipline")
+        await uow.commit()
+    await get_json(client, f"{V2}/requests/{accepted.number}.json", expect=404)
+    assert await get_json(client, f"{V2}/requests.json") == []
+
+
+# --- settings and command line ---------------------------------------------------------------------------
+
+
+def test_api_keys_come_from_the_environment_and_never_show(settings: Settings) -> None:
+    assert [key.get_secret_value() for key in settings.open311.api_keys] == [API_KEY]
+    assert API_KEY not in repr(settings) and API_KEY not in str(settings.open311)
+
+
+def test_two_services_for_one_kind_are_refused(tmp_path: Path) -> None:
+    from bot.settings import ConfigError
+
+    with pytest.raises(ConfigError, match="doubled"):
+        make_settings(tmp_path, OPENDOOR_OPEN311__SERVICES__GRIPE='{"name": "抱怨", "kind": "complaint"}')
+
+
+def test_a_service_for_an_unknown_ticket_kind_is_refused(tmp_path: Path) -> None:
+    from bot.settings import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown ticket kind 'pothole'"):
+        make_settings(tmp_path, OPENDOOR_OPEN311__SERVICES__COMPLAINT='{"name": "投诉", "kind": "pothole"}')
+
+
+def test_the_web_command_takes_a_host_and_a_port() -> None:
+    args = _parser().parse_args(["web", "--host", "0.0.0.0", "--port", "9311"])
+    assert (args.command, args.host, args.port) == ("web", "0.0.0.0", 9311)
+    defaults = _parser().parse_args(["web"])
+    assert (defaults.host, defaults.port) == ("127.0.0.1", 8080)
+
+
+async def test_the_web_command_serves_open311_from_the_configured_database(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environ = {**os.environ, "OPENDOOR_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'web.sqlite3'}"}
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "web", "--port", str(port),
+        env=environ, cwd=REPO_ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            # Start-up (imports, migrations) is slow on a busy machine; allow it a minute.
+            for _ in range(600):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}{V2}/services.json") as response:
+                        services = await response.json()
+                        break
+                except aiohttp.ClientConnectionError:
+                    assert server.returncode is None, await server.stderr.read()  # type: ignore[union-attr]
+                    await asyncio.sleep(0.1)
+            else:
+                pytest.fail("the web command did not start listening within a minute")
+        assert [service["service_code"] for service in services][0] == "complaint"
+        assert (tmp_path / "web.sqlite3").exists()  # prepared (migrated) before serving
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(server.wait(), timeout=10)
+    assert server.returncode == 0

@@ -1,0 +1,16 @@
+"""Assembles the aiohttp application; each feature module adds its own routes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.runtime import Runtime
+from web import RUNTIME, open311
+
+
+def build_web_app(rt: Runtime) -> web.Application:
+    """The web application serving `rt`'s database: the Open311 routes, and later the dashboard."""
+    app = web.Application()
+    app[RUNTIME] = rt
+    open311.add_routes(app)
+    return app
