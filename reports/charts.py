@@ -40,6 +40,22 @@ def cjk_font() -> str | None:
     return next((name for name in CJK_FONTS if name in installed), None)
 
 
+def _finish(figure, axes, title: str, unit: str, font: str | None, *more_texts) -> bytes:  # type: ignore[no-untyped-def]
+    """The house style shared by every chart (whole-number axis, quiet frame), rendered as PNG."""
+    axes.set_ylabel(unit)
+    axes.set_title(title)
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.legend(frameon=False)
+    axes.spines[["top", "right"]].set_visible(False)
+    if font:
+        for text in [axes.title, axes.yaxis.label, *axes.get_legend().get_texts(), *more_texts]:
+            text.set_fontfamily(font)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
 def trend_chart(days: Sequence[DayCounts], *, chinese: bool) -> bytes:
     """Grouped bars of tickets received and closed per day, as PNG."""
     import matplotlib
@@ -59,18 +75,7 @@ def trend_chart(days: Sequence[DayCounts], *, chinese: bool) -> bytes:
     axes.bar([p - width / 2 for p in positions], [d.received for d in days], width, label=received_label, color="#2f6db5")
     axes.bar([p + width / 2 for p in positions], [d.closed for d in days], width, label=closed_label, color="#3a9d5d")
     axes.set_xticks(list(positions), [d.day.strftime("%m-%d") for d in days])
-    axes.set_ylabel(unit)
-    axes.set_title(title)
-    axes.yaxis.get_major_locator().set_params(integer=True)
-    axes.legend(frameon=False)
-    axes.spines[["top", "right"]].set_visible(False)
-    if font:
-        for text in [axes.title, axes.yaxis.label, *axes.get_legend().get_texts()]:
-            text.set_fontfamily(font)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return _finish(figure, axes, title, unit, font)
 
 
 @dataclass(frozen=True)
@@ -110,15 +115,4 @@ def figures_chart(groups: Sequence[GroupCounts], period: str, *, chinese: bool) 
                 ha="center", va="bottom", fontsize=8,
             )
     axes.set_xticks(list(positions), names, rotation=15, ha="right", fontsize=8)
-    axes.set_ylabel(unit)
-    axes.set_title(title)
-    axes.yaxis.get_major_locator().set_params(integer=True)
-    axes.legend(frameon=False)
-    axes.spines[["top", "right"]].set_visible(False)
-    if font:
-        for text in [axes.title, axes.yaxis.label, *axes.get_legend().get_texts(), *axes.get_xticklabels()]:
-            text.set_fontfamily(font)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return _finish(figure, axes, title, unit, font, *axes.get_xticklabels())

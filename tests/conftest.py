@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -77,8 +78,9 @@ class LiveBot:
         return officer
 
 
-@pytest.fixture
-async def live_bot(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveBot]:
+@asynccontextmanager
+async def running_bot(tmp_path: Path, clock: FakeClock, **overrides: str) -> AsyncIterator[LiveBot]:
+    """The real application polling a fresh local Bot API server; `overrides` change settings."""
     async with LocalBotApi(token=TEST_TOKEN, bot_username="OpenDoorTestBot", bot_name="开门评") as api:
         settings = make_settings(
             tmp_path,
@@ -87,6 +89,7 @@ async def live_bot(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveBot]:
             OPENDOOR_TELEGRAM__POLL_TIMEOUT_SECONDS="10",
             # Tests sweep explicitly after moving the clock; the periodic sweep only runs at start-up.
             OPENDOOR_SCHEDULER__SWEEP_SECONDS="86400",
+            **overrides,
         )
         rt = build_runtime(settings, clock)
         application = build_application(rt)
@@ -96,3 +99,9 @@ async def live_bot(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveBot]:
         finally:
             await stop_polling(application)
             await rt.db.dispose()
+
+
+@pytest.fixture
+async def live_bot(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveBot]:
+    async with running_bot(tmp_path, clock) as bot:
+        yield bot

@@ -3,44 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
-from bot.assembly import build_application, build_runtime, start_polling, stop_polling
 from domain.clock import FakeClock
-from local_botapi import LocalBotApi
-from tests.conftest import TEST_TOKEN, LiveBot, make_settings
+from tests.conftest import LiveBot, running_bot
 from tests.e2e.test_resident_hotline import start_item
-
-
-@asynccontextmanager
-async def bot_with(tmp_path: Path, clock: FakeClock, **overrides: str) -> AsyncIterator[LiveBot]:
-    """A live bot like the `live_bot` fixture's, with some settings changed."""
-    async with LocalBotApi(token=TEST_TOKEN, bot_username="OpenDoorTestBot", bot_name="开门评") as api:
-        settings = make_settings(
-            tmp_path,
-            OPENDOOR_TELEGRAM__BASE_URL=api.base_url,
-            OPENDOOR_TELEGRAM__BASE_FILE_URL=api.base_file_url,
-            OPENDOOR_TELEGRAM__POLL_TIMEOUT_SECONDS="10",
-            OPENDOOR_SCHEDULER__SWEEP_SECONDS="86400",
-            **overrides,
-        )
-        rt = build_runtime(settings, clock)
-        application = build_application(rt)
-        await start_polling(application)
-        try:
-            yield LiveBot(api, application, rt, clock)
-        finally:
-            await stop_polling(application)
-            await rt.db.dispose()
 
 
 @pytest.fixture
 async def strict_bot(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveBot]:
     """A live bot that accepts only 3 messages a minute from each person."""
-    async with bot_with(
+    async with running_bot(
         tmp_path, clock, OPENDOOR_RESIDENT__FLOOD_MAX_MESSAGES="3", OPENDOOR_RESIDENT__FLOOD_PER_SECONDS="60"
     ) as bot:
         yield bot
@@ -49,7 +24,7 @@ async def strict_bot(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveBot]
 @pytest.fixture
 async def impatient_bot(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveBot]:
     """A live bot that gives up on a silent conversation after half a second."""
-    async with bot_with(tmp_path, clock, OPENDOOR_RESIDENT__CONVERSATION_TIMEOUT_MINUTES="0.008") as bot:
+    async with running_bot(tmp_path, clock, OPENDOOR_RESIDENT__CONVERSATION_TIMEOUT_MINUTES="0.008") as bot:
         yield bot
 
 
