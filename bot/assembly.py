@@ -7,6 +7,7 @@ import logging
 import warnings
 
 import jieba
+from aiohttp import web
 
 from telegram import BotCommand, Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
@@ -189,11 +190,27 @@ async def _start_background(application: Application) -> None:
     application.bot_data["scheduler"] = scheduler
     dispatcher.start()
     scheduler.start()
+    if rt.settings.web.serve_with_bot:
+        application.bot_data["web"] = await _serve_web(rt)
+
+
+async def _serve_web(rt: Runtime) -> web.AppRunner:
+    """The web side in the bot's own event loop, sharing its runtime and database."""
+    from web.app import build_web_app
+
+    runner = web.AppRunner(build_web_app(rt))
+    await runner.setup()
+    await web.TCPSite(runner, rt.settings.web.host, rt.settings.web.port).start()
+    log.info("web side on http://%s:%s/health", rt.settings.web.host, rt.settings.web.port)
+    return runner
 
 
 async def _stop_background(application: Application) -> None:
     scheduler: SchedulerService | None = application.bot_data.get("scheduler")
     dispatcher: OutboxDispatcher | None = application.bot_data.get("dispatcher")
+    runner: web.AppRunner | None = application.bot_data.get("web")
+    if runner:
+        await runner.cleanup()
     if scheduler:
         scheduler.shutdown()
     if dispatcher:

@@ -100,6 +100,7 @@ async def run_demo(settings: Settings) -> int:
                             "poll_timeout_seconds": 10,
                         }
                     ),
+                    "web": settings.web.model_copy(update={"serve_with_bot": False}),
                     "database": settings.database.model_copy(
                         update={"url": f"sqlite+aiosqlite:///{Path(workdir) / 'demo.sqlite3'}"}
                     ),

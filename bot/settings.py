@@ -108,6 +108,12 @@ class SchedulerSettings(Section):
         return sorted(value)
 
 
+class WebSettings(Section):
+    serve_with_bot: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
 class SurveySettings(Section):
     send_at: time
     reminder_after_days: int = Field(ge=1)
@@ -222,6 +228,7 @@ class Settings(Section):
     calendar: CalendarSettings
     scheduler: SchedulerSettings
     survey: SurveySettings
+    web: WebSettings = WebSettings()
     digest: DigestSettings
     classifier: ClassifierSettings
     tickets: TicketSettings

@@ -89,6 +89,8 @@ async def running_bot(tmp_path: Path, clock: FakeClock, **overrides: str) -> Asy
             OPENDOOR_TELEGRAM__POLL_TIMEOUT_SECONDS="10",
             # Tests sweep explicitly after moving the clock; the periodic sweep only runs at start-up.
             OPENDOOR_SCHEDULER__SWEEP_SECONDS="86400",
+            # Each test's web side on a free port, so tests never collide.
+            OPENDOOR_WEB__PORT="0",
             **overrides,
         )
         rt = build_runtime(settings, clock)
