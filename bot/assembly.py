@@ -21,6 +21,7 @@ from handlers import appraisal, desk, guards, hotline, register, resident_replie
 from i18n import Texts
 from scheduler.dispatcher import OutboxDispatcher
 from scheduler.runner import SchedulerService
+from services.learning import build_classifier
 from services.runtime import Runtime
 from storage.database import Database
 from storage.persistence import DatabasePersistence, WriteThroughUpdates
@@ -43,7 +44,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         clock=clock or SystemClock(),
         calendar=calendar,
         hours=OfficeHours(start=settings.calendar.office_start, end=settings.calendar.office_end, tz=settings.calendar.zone),
-        classifier=settings.classifier.build_classifier(),
+        classifier=build_classifier(settings.classifier),
         texts=Texts.load(settings.default_locale),
     )
 

@@ -183,7 +183,9 @@ def cmd_officer(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _classifier(settings: Settings):  # type: ignore[no-untyped-def]
-    return settings.classifier.build_classifier()
+    from services.learning import build_classifier
+
+    return build_classifier(settings.classifier)
 
 
 def cmd_qr(settings: Settings, args: argparse.Namespace) -> int:

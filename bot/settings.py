@@ -12,7 +12,7 @@ import os
 import tomllib
 from datetime import date, time
 from pathlib import Path
-from typing import Annotated, Any, Mapping
+from typing import Annotated, Any, ClassVar, Mapping
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -143,19 +143,6 @@ class ClassifierSettings(Section):
     training_dir: Path = REPO_ROOT / "data" / "training"
     retrain_weekday: str = "sun"
     retrain_at: time = time(3, 0)
-
-    def build_classifier(self) -> "RoutingClassifier":
-        """The router the bot uses; it reads its files on first use (or ``warm_up()``)."""
-        from domain.classifier import RoutingClassifier
-
-        return RoutingClassifier.from_files(
-            model_path=self.model_dir,
-            dictionary_path=self.dictionary_path,
-            userdict_path=self.userdict_path,
-            keywords_path=self.keywords_path,
-            variants_path=self.variants_path,
-            units_path=self.business_units_path,
-        )
 
 
 class TicketSettings(Section):

@@ -6,12 +6,29 @@ import asyncio
 import logging
 from typing import Any
 
-from bot.settings import Settings
+from typing import TYPE_CHECKING
+
+from bot.settings import ClassifierSettings, Settings
+from domain.classifier import RoutingClassifier
 from services.runtime import Runtime
-from training.retrain import RetrainOutcome
+
+if TYPE_CHECKING:  # training pulls in scikit-learn; the bot imports it only when it retrains
+    from training.retrain import RetrainOutcome
 
 log = logging.getLogger(__name__)
 HEADLINE = ("accuracy", "macro_f1", "triage_rate", "auto_routed_accuracy")
+
+
+def build_classifier(files: ClassifierSettings) -> RoutingClassifier:
+    """The router the bot uses, on the current model; it reads its files on first use (or warm_up())."""
+    return RoutingClassifier.from_files(
+        model_path=files.model_dir,
+        dictionary_path=files.dictionary_path,
+        userdict_path=files.userdict_path,
+        keywords_path=files.keywords_path,
+        variants_path=files.variants_path,
+        units_path=files.business_units_path,
+    )
 
 
 def retrain_classifier(settings: Settings, corrections: list[tuple[str, str]], *, force: bool = False) -> RetrainOutcome:
@@ -54,7 +71,7 @@ async def learn_from_corrections(rt: Runtime, *, force: bool = False) -> dict[st
     corrections = await corrections_for_training(rt)
     outcome = await asyncio.to_thread(retrain_classifier, rt.settings, corrections, force=force)
     if outcome.adopted:
-        classifier = rt.settings.classifier.build_classifier()
+        classifier = build_classifier(rt.settings.classifier)
         await asyncio.to_thread(classifier.warm_up)
         rt.classifier = classifier
     result = summary(outcome, len(corrections))

@@ -98,3 +98,16 @@ def test_a_broken_vocabulary_file_is_refused_and_nothing_is_written(tmp_path: Pa
     assert main(["vocabulary", "--import", str(broken)]) == 2
     assert "unknown categories ['bribery']" in capsys.readouterr().err
     assert keywords.read_text(encoding="utf-8") == (REPO / "data" / "keywords.toml").read_text(encoding="utf-8")
+
+
+def test_starting_the_bot_loads_no_scikit_learn() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import bot.assembly, bot.cli\n"
+        "print(sorted(m for m in ('sklearn', 'numpy', 'scipy', 'training.retrain') if m in sys.modules))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "[]"
