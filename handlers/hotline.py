@@ -38,6 +38,12 @@ from services.hotline import Attachment, Submission, TextTooLong, add_to_ticket,
 
 log = logging.getLogger(__name__)
 
+
+async def _take_buttons_away(update: Update) -> None:
+    """Answers the pressed button and removes the keyboard, so it cannot be pressed twice."""
+    await update.callback_query.answer()
+    await update.callback_query.edit_message_reply_markup(reply_markup=None)
+
 DRAFT = "hotline_draft"
 ATTACHABLE = filters.PHOTO | filters.Document.ALL | filters.LOCATION
 
@@ -368,9 +374,7 @@ async def _submit(update: Update, context: BotContext) -> int:
 
 async def on_faq_solved(update: Update, context: BotContext) -> int:
     """Ends the item: the FAQ answer was enough."""
-    query = update.callback_query
-    await query.answer()
-    await query.edit_message_reply_markup(reply_markup=None)
+    await _take_buttons_away(update)
     context.user_data.pop(DRAFT, None)
     await update.effective_message.reply_text(context.text(update, "faq.thanks"))
     return ConversationHandler.END
@@ -378,9 +382,7 @@ async def on_faq_solved(update: Update, context: BotContext) -> int:
 
 async def on_faq_needs_human(update: Update, context: BotContext) -> int:
     """Goes on to a ticket: the FAQ answer was not enough."""
-    query = update.callback_query
-    await query.answer()
-    await query.edit_message_reply_markup(reply_markup=None)
+    await _take_buttons_away(update)
     draft = _draft(context)
     draft["faq_declined"] = True
     _save(context, draft)
@@ -389,9 +391,7 @@ async def on_faq_needs_human(update: Update, context: BotContext) -> int:
 
 async def on_duplicate_add(update: Update, context: BotContext) -> int:
     """Adds the description and files to the resident's open ticket instead of opening a new one."""
-    query = update.callback_query
-    await query.answer()
-    await query.edit_message_reply_markup(reply_markup=None)
+    await _take_buttons_away(update)
     draft = _draft(context)
     number = draft.get("duplicate", "")
     added = await add_to_ticket(
@@ -413,9 +413,7 @@ async def on_duplicate_add(update: Update, context: BotContext) -> int:
 
 async def on_duplicate_new(update: Update, context: BotContext) -> int:
     """Files the description as a new item after all."""
-    query = update.callback_query
-    await query.answer()
-    await query.edit_message_reply_markup(reply_markup=None)
+    await _take_buttons_away(update)
     draft = _draft(context)
     draft["duplicate_declined"] = True
     _save(context, draft)
@@ -424,9 +422,7 @@ async def on_duplicate_new(update: Update, context: BotContext) -> int:
 
 async def on_edit(update: Update, context: BotContext) -> Step:
     """Lets the resident send the description (and files) again."""
-    query = update.callback_query
-    await query.answer()
-    await query.edit_message_reply_markup(reply_markup=None)
+    await _take_buttons_away(update)
     draft = _draft(context)
     draft.update(parts=[], attachments=[], summary_id=None)
     _save(context, draft)

@@ -5,27 +5,15 @@ from __future__ import annotations
 import pytest
 
 from domain.flood import FloodLimiter, FloodVerdict
+from tests.fakes import FakeSeconds
 
 RESIDENT = 1001
 OTHER_RESIDENT = 1002
 
 
-class FakeSeconds:
-    """A time source that stands still until told."""
-
-    def __init__(self, start: float = 5_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def time() -> FakeSeconds:
-    return FakeSeconds()
+    return FakeSeconds(start=5000.0)
 
 
 @pytest.fixture

@@ -9,28 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.ratelimit import GROUP_CHAT, OVERALL, PRIVATE_CHAT, Limit, SendLimiter, is_group_chat
+from tests.fakes import FakeSeconds
 
 RESIDENT = 1001
 OTHER_RESIDENT = 1002
 GROUP = -1005
 
 
-class FakeSeconds:
-    """A time source that stands still until told."""
-
-    def __init__(self, start: float = 1_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def time() -> FakeSeconds:
-    return FakeSeconds()
+    return FakeSeconds(start=1000.0)
 
 
 @pytest.fixture
