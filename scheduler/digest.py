@@ -10,12 +10,11 @@ from datetime import date, datetime, time, timedelta
 from domain.statistics import satisfaction_rate
 from domain.tickets import OPEN_STATES, Action
 from reports.charts import DayCounts, trend_chart
-from services.outbox import queue_message
+from services.outbox import queue_call, queue_message
 from services.recipients import Recipients
 from services.runtime import Runtime
 from storage.database import UnitOfWork
-from storage.models import OfficerRow, OutboxRow, TicketRow
-from storage.repositories import PENDING
+from storage.models import OfficerRow, TicketRow
 
 TREND_DAYS = 7
 SATISFACTION_WINDOW = timedelta(days=30)
@@ -139,15 +138,11 @@ async def _queue_for(rt: Runtime, uow: UnitOfWork, supervisor: OfficerRow, figur
         uow, key=_key(today, supervisor_id, "text"), chat_id=chat_id, text=digest_text(rt, locale, figures),
         purpose="digest", now=now,
     )
-    await uow.outbox.enqueue(
-        OutboxRow(
-            key=_key(today, supervisor_id, "chart"),
-            chat_id=chat_id,
-            method="sendPhoto",
-            payload={"chat_id": chat_id, "photo_png_base64": base64.b64encode(chart).decode("ascii")},
-            purpose="digest_chart",
-            status=PENDING,
-            created_at=now,
-            next_attempt_at=now,
-        )
+    await queue_call(
+        uow,
+        key=_key(today, supervisor_id, "chart"),
+        method="sendPhoto",
+        payload={"chat_id": chat_id, "photo_png_base64": base64.b64encode(chart).decode("ascii")},
+        purpose="digest_chart",
+        now=now,
     )

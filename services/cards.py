@@ -12,7 +12,7 @@ from typing import Any
 
 from domain.permissions import Actor, Desk, Do, Role, TicketFacts, refusal
 from domain.tickets import TicketState
-from services.outbox import queue_message
+from services.outbox import queue_call, queue_message
 from services.runtime import Runtime
 from storage.database import UnitOfWork
 from storage.models import OfficerRow, OutboxRow, TicketRow
@@ -141,20 +141,26 @@ def task_card_text(
     return "\n".join(lines)
 
 
-async def _responsible_name(uow: UnitOfWork, ticket: TicketRow) -> str | None:
-    if ticket.responsible_officer_id is None:
-        return None
-    officer = await uow.officers.get(ticket.responsible_officer_id)
-    return officer.display_name if officer else None
+@dataclass(frozen=True)
+class _CardFacts:
+    """What every copy of one card shows alike, looked up once per card rather than per reader."""
+
+    responsible: str | None
+    attachments: int
 
 
-async def _render(rt: Runtime, uow: UnitOfWork, reader: CardReader, ticket: TicketRow, title: str) -> tuple[str, dict | None]:
+async def _card_facts(uow: UnitOfWork, ticket: TicketRow) -> _CardFacts:
+    officer = await uow.officers.get(ticket.responsible_officer_id) if ticket.responsible_officer_id else None
+    return _CardFacts(officer.display_name if officer else None, await uow.attachments.count_for(ticket.id or 0))
+
+
+def _render(rt: Runtime, facts: _CardFacts, reader: CardReader, ticket: TicketRow, title: str) -> tuple[str, dict | None]:
     if refusal(reader.actor, Do.VIEW, facts_of(ticket), desk_of(rt)) is not None:
         # The ticket moved somewhere this reader may not follow: keep the number, hide the content.
         return rt.texts.get(reader.locale, "card.moved", number=ticket.number), None
     text = task_card_text(
-        rt, reader.locale, ticket, await _responsible_name(uow, ticket), title=title,
-        contact=contact_line(rt, reader, ticket), attachments=await uow.attachments.count_for(ticket.id or 0),
+        rt, reader.locale, ticket, facts.responsible, title=title,
+        contact=contact_line(rt, reader, ticket), attachments=facts.attachments,
     )
     return text, task_keyboard(rt, reader, ticket)
 
@@ -177,8 +183,9 @@ async def queue_task_cards(
     rt: Runtime, uow: UnitOfWork, ticket: TicketRow, readers: Iterable[CardReader], *, title: str = "card.title"
 ) -> None:
     """Sends the ticket's card to each reader, once per occasion (dispatch, each reopen, each move)."""
+    facts = await _card_facts(uow, ticket)
     for reader in readers:
-        text, markup = await _render(rt, uow, reader, ticket, title)
+        text, markup = _render(rt, facts, reader, ticket, title)
         await queue_message(
             uow,
             key=f"card:{ticket.id}:{ticket.reopen_count}:{ticket.department_code}:{reader.chat_id}",
@@ -206,24 +213,16 @@ async def refresh_cards(rt: Runtime, uow: UnitOfWork, ticket: TicketRow, occasio
     at this very moment. The dispatcher sends a chat's rows in order, so by the time the edit
     goes out the card has been sent and its message id is known (or it failed, and so does the edit).
     """
+    facts = await _card_facts(uow, ticket)
     for row in await uow.outbox.for_ticket(ticket.id or 0, CARD_PURPOSE):
         reader = await _reader_for_row(rt, uow, row)
         if reader is None or row.status not in (PENDING, SENT):
             continue
-        text, markup = await _render(rt, uow, reader, ticket, "card.title")
+        text, markup = _render(rt, facts, reader, ticket, "card.title")
         payload: dict[str, Any] = {"chat_id": row.chat_id, "text": text, EDIT_OF_ROW: row.id}
         if markup:
             payload["reply_markup"] = markup
-        await uow.outbox.enqueue(
-            OutboxRow(
-                key=f"card_edit:{row.id}:{occasion}",
-                chat_id=row.chat_id,
-                method="editMessageText",
-                payload=payload,
-                purpose="card_edit",
-                ticket_id=ticket.id,
-                status=PENDING,
-                created_at=rt.now(),
-                next_attempt_at=rt.now(),
-            )
+        await queue_call(
+            uow, key=f"card_edit:{row.id}:{occasion}", method="editMessageText", payload=payload,
+            purpose="card_edit", ticket_id=ticket.id, now=rt.now(),
         )

@@ -12,12 +12,11 @@ from domain.duplicates import near_duplicate
 from domain.tickets import OPEN_STATES, Action, TicketState, format_number, named_department, next_state, route
 from services.cards import queue_task_cards, readers_of_department
 from services.deadlines import schedule_handling
-from services.outbox import queue_message
+from services.outbox import queue_call, queue_message
 from services.recipients import Recipients
 from services.runtime import Runtime
 from storage.database import UnitOfWork
-from storage.models import AttachmentRow, OfficerRow, OutboxRow, TicketEventRow, TicketRow
-from storage.repositories import PENDING
+from storage.models import AttachmentRow, OfficerRow, TicketEventRow, TicketRow
 
 
 @dataclass(frozen=True)
@@ -160,18 +159,14 @@ async def _queue_attachment_copies(
     """Queues a copy (not a forward: no resident identity) of each attachment to each officer, after the card."""
     for officer in officers:
         for item in attachments:
-            await uow.outbox.enqueue(
-                OutboxRow(
-                    key=f"attachment:{ticket.id}:{occasion}:{item.source_message_id}:{officer.chat_id}",
-                    chat_id=officer.chat_id,
-                    method="copyMessage",
-                    payload={"chat_id": officer.chat_id, "from_chat_id": chat_id, "message_id": item.source_message_id},
-                    purpose="attachment",
-                    ticket_id=ticket.id,
-                    status=PENDING,
-                    created_at=now,
-                    next_attempt_at=now,
-                )
+            await queue_call(
+                uow,
+                key=f"attachment:{ticket.id}:{occasion}:{item.source_message_id}:{officer.chat_id}",
+                method="copyMessage",
+                payload={"chat_id": officer.chat_id, "from_chat_id": chat_id, "message_id": item.source_message_id},
+                purpose="attachment",
+                ticket_id=ticket.id,
+                now=now,
             )
 
 

@@ -15,6 +15,31 @@ from storage.repositories import PENDING
 NO_TELEGRAM_CHAT = 0
 
 
+async def queue_call(
+    uow: UnitOfWork,
+    *,
+    key: str,
+    method: str,
+    payload: dict[str, Any],
+    purpose: str,
+    now: datetime,
+    ticket_id: int | None = None,
+) -> bool:
+    """Queues one Bot API call (payload = its parameters); False when this key was already queued."""
+    row = OutboxRow(
+        key=key,
+        chat_id=payload["chat_id"],
+        method=method,
+        payload=payload,
+        purpose=purpose,
+        ticket_id=ticket_id,
+        status=PENDING,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    return await uow.outbox.enqueue(row)
+
+
 async def queue_message(
     uow: UnitOfWork,
     *,
@@ -30,18 +55,9 @@ async def queue_message(
     payload: dict[str, Any] = {"chat_id": chat_id, "text": text}
     if reply_markup is not None:
         payload["reply_markup"] = reply_markup
-    row = OutboxRow(
-        key=key,
-        chat_id=chat_id,
-        method="sendMessage",
-        payload=payload,
-        purpose=purpose,
-        ticket_id=ticket_id,
-        status=PENDING,
-        created_at=now,
-        next_attempt_at=now,
+    return await queue_call(
+        uow, key=key, method="sendMessage", payload=payload, purpose=purpose, now=now, ticket_id=ticket_id
     )
-    return await uow.outbox.enqueue(row)
 
 
 async def notify_resident(
