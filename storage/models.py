@@ -247,3 +247,31 @@ class AppraisalRow(SQLModel, table=True):
     comment: Optional[str] = None
     ticket_id: Optional[int] = Field(default=None, foreign_key="tickets.id")
     created_at: datetime = _moment()
+
+
+class WebUserRow(SQLModel, table=True):
+    """A dashboard login. Roles and departments mean what they mean in Telegram."""
+
+    __tablename__ = "web_users"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(max_length=60, unique=True, index=True)
+    display_name: str = Field(max_length=60)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=20)
+    department_code: str = Field(foreign_key="departments.code")
+    active: bool = True
+    failed_logins: int = 0
+    locked_until: Optional[datetime] = _moment(default=None, nullable=True)
+    last_login_at: Optional[datetime] = _moment(default=None, nullable=True)
+    created_at: datetime = _moment()
+
+
+class WebSessionRow(SQLModel, table=True):
+    """A signed-in browser. Only a hash of the cookie's token is stored, so a leaked table signs nobody in."""
+
+    __tablename__ = "web_sessions"
+    token_hash: str = Field(max_length=64, primary_key=True)
+    user_id: int = Field(foreign_key="web_users.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _moment()
+    expires_at: datetime = _moment()
