@@ -63,9 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     learn = commands.add_parser("retrain", help="retrain on the training set plus officers' corrections")
     learn.add_argument("--force", action="store_true", help="adopt the new model even if the check set says it is worse")
     commands.add_parser("demo", help="play the whole story offline against a local Bot API server")
-    serve = commands.add_parser("web", help="serve the web side (the Open311 GeoReport v2 endpoint)")
+    serve = commands.add_parser("web", help="serve the web side alone: dashboard, /health, Open311 GeoReport v2")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    web_user = commands.add_parser("web-user", help="dashboard accounts: add, passwd, disable, enable, list")
+    web_user_action = web_user.add_subparsers(dest="action", required=True)
+    add = web_user_action.add_parser("add", help="create a dashboard account (asks for the password twice)")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=["officer", "head", "supervisor", "admin"])
+    add.add_argument("--department", required=True, help="a department code from [departments] in config.toml")
+    add.add_argument("--name", default=None, help="name shown on the pages (default: the username)")
+    passwd = web_user_action.add_parser("passwd", help="set a new password (unlocks and signs out everywhere)")
+    passwd.add_argument("username")
+    for action, purpose in (("disable", "sign out everywhere and refuse sign-ins"), ("enable", "allow sign-ins again")):
+        web_user_action.add_parser(action, help=purpose).add_argument("username")
+    web_user_action.add_parser("list", help="list the accounts")
+    for command in (add, passwd):
+        command.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     qr = commands.add_parser("qr", help="write the PNG QR code that opens a unit's appraisal (开门评警)")
     qr.add_argument("--unit", required=True, help="a unit code from [units] in config.toml")
     qr.add_argument("--out", type=Path, required=True, metavar="FILE.png")
@@ -180,6 +194,54 @@ def cmd_officer(settings: Settings, args: argparse.Namespace) -> int:
         state = "active" if officer.active else "inactive"
         print(f"{officer.id}\t{officer.display_name}\t{officer.department_code}\t{officer.role}\t{state}")
     return 0
+
+
+def cmd_web_user(settings: Settings, args: argparse.Namespace) -> int:
+    from services.web_accounts import AccountError, add_user, list_users, set_active, set_password
+
+    if args.action == "list":
+        for user in _with_runtime(settings, list_users):
+            state = "active" if user.active else "disabled"
+            last = user.last_login_at.isoformat(timespec="minutes") if user.last_login_at else "-"
+            print(f"{user.username}\t{user.display_name}\t{user.role}\t{user.department_code}\t{state}\tlast sign-in {last}")
+        return 0
+    try:
+        if args.action == "add":
+            password = _new_password(args.password_stdin)
+            _with_runtime(
+                settings,
+                lambda rt: add_user(rt, args.username, password, role=args.role, department=args.department, display_name=args.name),
+            )
+        elif args.action == "passwd":
+            password = _new_password(args.password_stdin)
+            _with_runtime(settings, lambda rt: set_password(rt, args.username, password))
+        else:
+            _with_runtime(settings, lambda rt: set_active(rt, args.username, args.action == "enable"))
+    except AccountError as error:
+        from i18n import Texts
+
+        print(Texts.load().get("zh", error.key, **error.params), file=sys.stderr)
+        return 2
+    except _PasswordMismatch:
+        print("两次输入的密码不一致 / the passwords differ", file=sys.stderr)
+        return 2
+    print(f"{args.action}: {args.username}")
+    return 0
+
+
+class _PasswordMismatch(Exception):
+    pass
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("新密码 / new password: ")
+    if getpass.getpass("再输一次 / again: ") != first:
+        raise _PasswordMismatch
+    return first
 
 
 def _classifier(settings: Settings):  # type: ignore[no-untyped-def]

@@ -112,6 +112,11 @@ class WebSettings(Section):
     serve_with_bot: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    secure_cookies: bool = True
+    session_hours: int = Field(default=12, ge=1)
+    max_failed_logins: int = Field(default=5, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
+    page_size: int = Field(default=30, ge=5, le=500)
 
 
 class SurveySettings(Section):

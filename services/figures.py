@@ -63,15 +63,25 @@ def admin_scope(rt: Runtime) -> TicketScope:
 
 
 def scope_of(rt: Runtime, officer: OfficerRow) -> TicketScope:
+    return scope_for(rt, officer.role, officer.department_code)
+
+
+def scope_for(rt: Runtime, role: str, department_code: str) -> TicketScope:
+    """The tickets someone of `role` in `department_code` may count and read, in Telegram and on the web alike."""
     discipline = rt.settings.routing.departments.get("discipline", "discipline")
-    if officer.role in ALL_DEPARTMENTS:
-        return TicketScope(discipline_department=discipline, hidden_from=officer.department_code)
+    if role in ALL_DEPARTMENTS:
+        return TicketScope(discipline_department=discipline, hidden_from=department_code)
     return TicketScope(
-        departments=(officer.department_code,),
-        include_discipline=officer.department_code == discipline,
+        departments=(department_code,),
+        include_discipline=department_code == discipline,
         discipline_department=discipline,
-        hidden_from=officer.department_code,
+        hidden_from=department_code,
     )
+
+
+def sees_figures(role: str) -> bool:
+    """Figures, ranking and ledger are for supervisors, administrators and heads; officers work tickets."""
+    return role in (*ALL_DEPARTMENTS, Role.HEAD)
 
 
 async def supervising_reader(rt: Runtime, telegram_user_id: int) -> Reader:
@@ -80,7 +90,7 @@ async def supervising_reader(rt: Runtime, telegram_user_id: int) -> Reader:
         officer = await uow.officers.by_telegram_id(telegram_user_id)
     if officer is None or not officer.active:
         raise TaskRefused("task.not_officer")
-    if officer.role not in (*ALL_DEPARTMENTS, Role.HEAD):
+    if not sees_figures(officer.role):
         raise TaskRefused("stats.refused")
     return Reader(officer, scope_of(rt, officer))
 

@@ -26,6 +26,8 @@ from storage.repositories import (
     ReminderRepository,
     ResidentRepository,
     TicketRepository,
+    WebSessionRepository,
+    WebUserRepository,
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -91,6 +93,8 @@ class UnitOfWork:
         self.extensions = ExtensionRepository(session)
         self.attachments = AttachmentRepository(session)
         self.appraisals = AppraisalRepository(session)
+        self.web_users = WebUserRepository(session)
+        self.web_sessions = WebSessionRepository(session)
 
     async def __aenter__(self) -> UnitOfWork:
         return self

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import delete, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +26,8 @@ from storage.models import (
     TicketCounterRow,
     TicketEventRow,
     TicketRow,
+    WebSessionRow,
+    WebUserRow,
 )
 
 PENDING = "pending"
@@ -303,6 +305,56 @@ class TicketRepository(_Repository):
             yield rows
             after = rows[-1][0]
 
+    async def search(self, found: TicketFilter, scope: TicketScope, *, offset: int, limit: int) -> Sequence[TicketRow]:
+        """A page of the tickets matching `found` in `scope`, newest first."""
+        query = scope.narrow(found.narrow(select(TicketRow)))
+        query = query.order_by(col(TicketRow.received_at).desc(), col(TicketRow.id).desc()).offset(offset).limit(limit)
+        return (await self.session.exec(query)).all()
+
+    async def count_matching(self, found: TicketFilter, scope: TicketScope) -> int:
+        return (await self.session.exec(scope.narrow(found.narrow(select(func.count()).select_from(TicketRow))))).one()
+
+    async def in_scope(self, number: str, scope: TicketScope) -> TicketRow | None:
+        """The ticket numbered `number` if `scope` may see it."""
+        return (await self.session.exec(scope.narrow(select(TicketRow).where(TicketRow.number == number)))).first()
+
+    async def count_moments(self, column: str, start: datetime, end: datetime, scope: TicketScope) -> int:
+        """Tickets in `scope` whose `column` (received_at or closed_at) falls in [start, end)."""
+        moment = col(getattr(TicketRow, column))
+        query = select(func.count()).select_from(TicketRow).where(moment >= start, moment < end)
+        return (await self.session.exec(scope.narrow(query))).one()
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """What the dashboard's ticket list is narrowed to; None means any."""
+
+    states: tuple[str, ...] | None = None
+    department: str | None = None
+    category: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    # Matches the ticket number or a part of the text.
+    text: str | None = None
+    # Open tickets whose deadline passed before this moment.
+    overdue_at: datetime | None = None
+
+    def narrow(self, query: Any) -> Any:
+        if self.states is not None:
+            query = query.where(col(TicketRow.state).in_(list(self.states)))
+        if self.department is not None:
+            query = query.where(TicketRow.department_code == self.department)
+        if self.category is not None:
+            query = query.where(TicketRow.category == self.category)
+        if self.overdue_at is not None:
+            query = query.where(col(TicketRow.deadline_at) < self.overdue_at)
+        if self.text:
+            pattern = "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(
+                or_(col(TicketRow.number).like(pattern, escape="\\"), col(TicketRow.text).like(pattern, escape="\\"))
+            )
+        return _received_between(query, self.start, self.end)
+
 
 @dataclass(frozen=True)
 class TicketScope:
@@ -549,3 +601,60 @@ class AppraisalRepository(_Repository):
             col(AppraisalRow.created_at) >= start, col(AppraisalRow.created_at) < end
         )
         return (await self.session.exec(query)).all()
+
+    async def page(self, start: datetime, end: datetime, unit: str | None, *, offset: int, limit: int) -> Sequence[AppraisalRow]:
+        """Appraisals made in [start, end) (of one unit when given), newest first."""
+        query = self._between(select(AppraisalRow), start, end, unit)
+        query = query.order_by(col(AppraisalRow.created_at).desc(), col(AppraisalRow.id).desc()).offset(offset).limit(limit)
+        return (await self.session.exec(query)).all()
+
+    async def count_between(self, start: datetime, end: datetime, unit: str | None) -> int:
+        return (await self.session.exec(self._between(select(func.count()).select_from(AppraisalRow), start, end, unit))).one()
+
+    @staticmethod
+    def _between(query: Any, start: datetime, end: datetime, unit: str | None) -> Any:
+        query = query.where(col(AppraisalRow.created_at) >= start, col(AppraisalRow.created_at) < end)
+        return query if unit is None else query.where(AppraisalRow.unit_code == unit)
+
+
+class WebUserRepository(_Repository):
+    async def by_username(self, username: str) -> WebUserRow | None:
+        return (await self.session.exec(select(WebUserRow).where(WebUserRow.username == username))).first()
+
+    async def get(self, user_id: int) -> WebUserRow | None:
+        return await self.session.get(WebUserRow, user_id)
+
+    async def all(self) -> Sequence[WebUserRow]:
+        return (await self.session.exec(select(WebUserRow).order_by(col(WebUserRow.username)))).all()
+
+    async def add(self, user: WebUserRow) -> WebUserRow:
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def update(self, user_id: int, **values: Any) -> None:
+        await self.session.exec(update(WebUserRow).where(col(WebUserRow.id) == user_id).values(**values))  # type: ignore[call-overload]
+
+    async def count_failure(self, user_id: int) -> int:
+        """Adds one failed login in the database (not in Python, so two workers cannot lose one); the new count."""
+        await self.session.exec(
+            update(WebUserRow).where(col(WebUserRow.id) == user_id).values(failed_logins=WebUserRow.failed_logins + 1)  # type: ignore[call-overload]
+        )
+        return (await self.session.exec(select(WebUserRow.failed_logins).where(WebUserRow.id == user_id))).one()
+
+
+class WebSessionRepository(_Repository):
+    async def add(self, session_row: WebSessionRow) -> None:
+        self.session.add(session_row)
+
+    async def get(self, token_hash: str) -> WebSessionRow | None:
+        return await self.session.get(WebSessionRow, token_hash)
+
+    async def delete(self, token_hash: str) -> None:
+        await self.session.exec(delete(WebSessionRow).where(col(WebSessionRow.token_hash) == token_hash))  # type: ignore[call-overload]
+
+    async def delete_of_user(self, user_id: int) -> None:
+        await self.session.exec(delete(WebSessionRow).where(col(WebSessionRow.user_id) == user_id))  # type: ignore[call-overload]
+
+    async def delete_expired(self, now: datetime) -> None:
+        await self.session.exec(delete(WebSessionRow).where(col(WebSessionRow.expires_at) <= now))  # type: ignore[call-overload]

@@ -1,4 +1,4 @@
-"""The web side: the Open311 GeoReport v2 endpoint now; the supervisors' dashboard joins it later."""
+"""The web side: GET /health, the Open311 GeoReport v2 endpoint and the supervisors' dashboard."""
 
 from aiohttp import web
 

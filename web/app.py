@@ -5,13 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.runtime import Runtime
-from web import RUNTIME, health, open311
+from web import RUNTIME, dashboard, health, open311
 
 
 def build_web_app(rt: Runtime) -> web.Application:
-    """The web application serving `rt`'s database: the Open311 routes, and later the dashboard."""
+    """The web application serving `rt`'s database: /health, the Open311 routes and the dashboard."""
     app = web.Application()
     app[RUNTIME] = rt
     health.add_routes(app)
     open311.add_routes(app)
+    dashboard.add_routes(app)
     return app
