@@ -65,7 +65,8 @@ def trend_chart(days: Sequence[DayCounts], *, chinese: bool) -> bytes:
 
     font = cjk_font() if chinese else None
     labels = (
-        ("近7日受理与办结", "受理", "办结", "件") if font else ("Received and closed, last 7 days", "received", "closed", "tickets")
+        (f"近{len(days)}日受理与办结", "受理", "办结", "件") if font
+        else (f"Received and closed, last {len(days)} days", "received", "closed", "tickets")
     )
     title, received_label, closed_label, unit = labels
     figure = Figure(figsize=(6.4, 3.6), dpi=100)

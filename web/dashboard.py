@@ -128,14 +128,14 @@ def _safe_next(target: str | None) -> str:
 async def login_page(request: web.Request) -> web.StreamResponse:
     if await viewer_of(_rt(request), request.cookies.get(SESSION_COOKIE)):
         raise web.HTTPFound(_safe_next(request.query.get("next")))
-    return _login_form(request, problem=None, username="")
+    return _login_form(request, problem=None, username="", next_=request.query.get("next"))
 
 
-def _login_form(request: web.Request, *, problem: str | None, username: str, status: int = 200) -> web.Response:
+def _login_form(request: web.Request, *, problem: str | None, username: str, next_: str | None, status: int = 200) -> web.Response:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = _render(
         request, "login.html", None, status=status, problem=problem, username=username, csrf_token=token,
-        next=_safe_next(request.query.get("next")),
+        next=_safe_next(next_),
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE, token, path=PREFIX, httponly=True, samesite="Strict", secure=_rt(request).settings.web.secure_cookies
@@ -147,15 +147,16 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     rt = _rt(request)
     form = await request.post()
     username, password = str(form.get("username", ""))[:60], str(form.get("password", ""))[:200]
+    next_ = str(form.get("next", ""))
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, str(form.get("csrf_token", ""))):
-        return _login_form(request, problem="web.form_expired", username=username, status=400)
+        return _login_form(request, problem="web.form_expired", username=username, next_=next_, status=400)
     if not username or not password:
-        return _login_form(request, problem="web.login_missing", username=username, status=400)
+        return _login_form(request, problem="web.login_missing", username=username, next_=next_, status=400)
     outcome = await sign_in(rt, username, password)
     if not isinstance(outcome, SignedIn):
-        return _login_form(request, problem=str(outcome), username=username, status=401)
-    response = web.HTTPFound(_safe_next(str(form.get("next", ""))))
+        return _login_form(request, problem=str(outcome), username=username, next_=next_, status=401)
+    response = web.HTTPFound(_safe_next(next_))
     response.set_cookie(
         SESSION_COOKIE, outcome.token, path=PREFIX, httponly=True, samesite="Strict",
         secure=rt.settings.web.secure_cookies, max_age=int((outcome.expires_at - rt.now()).total_seconds()),
