@@ -32,9 +32,14 @@ What is faked faithfully:
   * files: uploads get file ids, re-sending by file_id reuses them, getFile and
     downloads under `/file/bot<token>/<path>`;
   * optional flood limits (`enforce_rate_limits`) and injected faults
-    (`inject_fault`: any HTTP error, or a request that is never answered).
+    (`inject_fault`: any HTTP error, or a request that is never answered);
+  * webhooks: once setWebhook is called, each update is POSTed as JSON to its
+    URL (plain HTTP allowed) with the X-Telegram-Bot-Api-Secret-Token header,
+    one at a time, again after a growing pause until a 2xx answer comes back;
+    getUpdates then fails with 409. `lose_webhook_answers` makes the server
+    deliver an update again although the bot accepted it (a lost answer).
 
-What is not faked: webhooks (setWebhook is only remembered), inline mode,
+What is not faked: inline mode,
 payments, media groups, polls, chat administration and membership, MarkdownV2
 parsing (the text is kept as sent), URL fetching (files sent by URL are empty),
 image dimensions (every photo is one 800×600 PhotoSize) and callback-query
@@ -45,6 +50,7 @@ server does for unknown methods.
 from local_botapi.api import LocalBotApi
 from local_botapi.sim import Press, SimChat, SimUser
 from local_botapi.state import ApiRequest, BotMessage, CallbackAnswer
+from local_botapi.webhook import WebhookDelivery, WebhookRetry
 
 __all__ = [
     "ApiRequest",
@@ -54,4 +60,6 @@ __all__ = [
     "Press",
     "SimChat",
     "SimUser",
+    "WebhookDelivery",
+    "WebhookRetry",
 ]

@@ -12,6 +12,7 @@ from local_botapi.server import BotApiServer
 from local_botapi.sim import SimChat, SimUser
 from local_botapi.state import ApiRequest, ServerState
 from local_botapi.traffic import Fault, FaultPlan, FaultStatus, RateLimiter
+from local_botapi.webhook import WebhookDelivery, WebhookRetry
 
 
 class LocalBotApi:
@@ -29,11 +30,14 @@ class LocalBotApi:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.time,
+        webhook_retry: WebhookRetry = WebhookRetry(),
     ) -> None:
         self.state = ServerState(token, bot_username, bot_name, clock)
         self._limiter = RateLimiter(clock)
         self._faults = FaultPlan()
-        self._server = BotApiServer(self.state, self._limiter, self._faults, host=host, port=port)
+        self._server = BotApiServer(
+            self.state, self._limiter, self._faults, host=host, port=port, webhook_retry=webhook_retry
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -138,6 +142,11 @@ class LocalBotApi:
         """Answers by HTTP status ("200", "400", "429", ...) plus "timeout" for dropped calls."""
         return self.state.stats
 
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Every POST of an update to the webhook so far, failed ones included, oldest first."""
+        return self.state.webhook_deliveries
+
     async def wait_for(
         self, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition"
     ) -> None:
@@ -177,3 +186,8 @@ class LocalBotApi:
 
     def clear_faults(self) -> None:
         self._faults.clear()
+
+    def lose_webhook_answers(self, count: int = 1) -> None:
+        """The bot's answers to the next `count` accepted webhook deliveries never arrive, so those
+        updates are delivered again: the duplicates a bot behind a webhook must expect."""
+        self.state.lost_webhook_answers += count

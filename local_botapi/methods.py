@@ -58,6 +58,7 @@ _CHAT_ACTIONS = {
     "upload_video_note",
 }
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+_SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 def api_method(name: str) -> Callable[[Handler], Handler]:
@@ -104,25 +105,53 @@ class BotApiMethods:
 
     @api_method("setWebhook")
     async def set_webhook(self, p: Params) -> Any:
-        self.state.webhook_url = p.text("url") or ""
+        url = p.text("url") or ""
+        if not url:  # as on the real server, an empty URL removes the webhook
+            return await self.delete_webhook(p)
+        if not url.startswith(("https://", "http://")):
+            # The real server wants HTTPS; this fake also delivers over plain HTTP to loopback.
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = p.text("secret_token") or ""
+        if secret and not _SECRET_TOKEN_RE.fullmatch(secret):
+            raise bad_request("secret token contains unallowed characters")
+        max_connections = p.integer("max_connections") or 40
+        if not 1 <= max_connections <= 100:
+            raise bad_request("bad webhook: max_connections must be between 1 and 100")
+        allowed = p.json("allowed_updates")
+        if isinstance(allowed, list):
+            self.state.updates.allowed_updates = frozenset(allowed) if allowed else None
         if p.flag("drop_pending_updates"):
             self.state.updates.drop_pending()
+        if url != self.state.webhook_url:
+            self.state.webhook_last_error = None
+        self.state.webhook_url = url
+        self.state.webhook_secret = secret
+        self.state.webhook_max_connections = max_connections
         return True
 
     @api_method("deleteWebhook")
     async def delete_webhook(self, p: Params) -> Any:
         self.state.webhook_url = ""
+        self.state.webhook_secret = ""
+        self.state.webhook_last_error = None
         if p.flag("drop_pending_updates"):
             self.state.updates.drop_pending()
         return True
 
     @api_method("getWebhookInfo")
     async def get_webhook_info(self, p: Params) -> Any:
-        return {
+        info: dict[str, Any] = {
             "url": self.state.webhook_url,
             "has_custom_certificate": False,
             "pending_update_count": self.state.updates.pending_count,
         }
+        if self.state.webhook_url:
+            info["max_connections"] = self.state.webhook_max_connections
+            if self.state.updates.allowed_updates is not None:
+                info["allowed_updates"] = sorted(self.state.updates.allowed_updates)
+        if self.state.webhook_last_error is not None:
+            info["last_error_date"], info["last_error_message"] = self.state.webhook_last_error
+        return info
 
     @api_method("getUpdates")
     async def get_updates(self, p: Params) -> Any:

@@ -100,14 +100,20 @@ class Params:
             raise bad_request(CHAT_NOT_FOUND) from None
 
     def loggable(self) -> dict[str, Any]:
-        """The parameters as recorded in `LocalBotApi.requests` (uploads summarized)."""
-        return {name: _loggable(value) for name, value in self._values.items()}
+        """The parameters as recorded in `LocalBotApi.requests` (uploads summarized, secrets hidden)."""
+        return {
+            name: "<hidden>" if name in _SECRET_PARAMETERS else _loggable(value)
+            for name, value in self._values.items()
+        }
 
     def _present(self, name: str, required: bool) -> Any:
         value = self.raw(name)
         if value is None and required:
             raise bad_request(f"{name} is empty")
         return value
+
+
+_SECRET_PARAMETERS = frozenset({"secret_token"})
 
 
 def _loggable(value: Any) -> Any:

@@ -13,6 +13,7 @@ from local_botapi.methods import BotApiMethods, canonical_name
 from local_botapi.params import Params, Upload
 from local_botapi.state import ApiRequest, ServerState
 from local_botapi.traffic import Fault, FaultPlan, RateLimiter
+from local_botapi.webhook import WebhookPusher, WebhookRetry
 
 MAX_REQUEST_BYTES = 50 * 1024 * 1024  # Telegram's upload limit for bots.
 # Long polls and held requests are woken on stop, so shutdown needs no real grace period.
@@ -28,6 +29,7 @@ class BotApiServer:
         *,
         host: str,
         port: int,
+        webhook_retry: WebhookRetry,
     ) -> None:
         self.state = state
         self.faults = faults
@@ -36,6 +38,8 @@ class BotApiServer:
         self.port = port
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._pusher = WebhookPusher(state, webhook_retry)
+        self._pushing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
@@ -51,10 +55,16 @@ class BotApiServer:
         self.port = runner.addresses[0][1]
         self._stopping.clear()
         self.state.updates.reopen()
+        self._pushing = asyncio.create_task(self._pusher.run(), name="local-botapi-webhook")
 
     async def stop(self) -> None:
         self._stopping.set()
         self.state.updates.close()
+        if self._pushing is not None:
+            self._pushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pushing
+            self._pushing = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -16,10 +16,13 @@ import mimetypes
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from local_botapi.content import button_texts
 from local_botapi.errors import GET_UPDATES_CONFLICT, conflict
+
+if TYPE_CHECKING:
+    from local_botapi.webhook import WebhookDelivery
 
 ChatType = Literal["private", "group", "supergroup"]
 
@@ -318,6 +321,14 @@ class UpdateQueue:
             return kind not in _NOT_DELIVERED_BY_DEFAULT
         return kind in self.allowed_updates
 
+    def first_pending(self) -> dict[str, Any] | None:
+        """The oldest update not yet confirmed (a webhook delivers them one by one)."""
+        return self._pending[0] if self._pending else None
+
+    def acknowledge(self, update_id: int) -> None:
+        """The webhook accepted this update: it is no longer pending."""
+        self._pending = [u for u in self._pending if u["update_id"] != update_id]
+
     def drop_pending(self) -> None:
         self._pending.clear()
 
@@ -348,6 +359,13 @@ class ServerState:
         self.callback_queries: dict[str, CallbackQueryRecord] = {}
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self.webhook_url = ""
+        self.webhook_secret = ""
+        self.webhook_max_connections = 40
+        # (unix time, message) of the last failed webhook delivery, as getWebhookInfo reports it.
+        self.webhook_last_error: tuple[int, str] | None = None
+        self.webhook_deliveries: list[WebhookDelivery] = []
+        # The next this many accepted deliveries count as unanswered, so the update is sent again.
+        self.lost_webhook_answers = 0
         self.requests: list[ApiRequest] = []
         self.stats: Counter[str] = Counter()
         self.changed = ChangeSignal()
