@@ -16,11 +16,14 @@ sentence that opens with 但是 contrasts with the sentence before it.
 
 from __future__ import annotations
 
+import functools
 import math
 import tomllib
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from domain.segmenter import Segmenter, Token
 from domain.textnorm import NO_VARIANTS, SpellingVariants, normalize, prepare
@@ -55,8 +58,7 @@ class ReadingRules:
     contrast_after: float = 1.5
 
 
-@dataclass(frozen=True, slots=True)
-class KeywordHit:
+class KeywordHit(NamedTuple):
     """One keyword occurrence, with its weight per category and how the sentence qualifies it."""
 
     word: str
@@ -67,6 +69,9 @@ class KeywordHit:
     emphasis: float  # contrast weight: <1 before a 但是, >1 after it, else 1
     first: int  # the tokens it covers, first..last
     last: int
+
+
+_new_hit = functools.partial(tuple.__new__, KeywordHit)
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ class KeywordLexicon:
                 by_prefix.setdefault(word[:2], []).append(word)
         self._by_prefix = {prefix: tuple(words) for prefix, words in by_prefix.items()}
         self._singles = frozenset(word for word in self._lexicon if len(word) == 1)
+        self._first_characters = frozenset(word[0] for word in self._lexicon)
 
     @classmethod
     def from_file(cls, path: Path) -> KeywordLexicon:
@@ -123,35 +129,45 @@ class KeywordLexicon:
         Longest-first lets a phrase own its parts: "没有立案" is one petition phrase, not a
         negated "立案"; "无犯罪记录证明" is a certificate, not a negated "犯罪".
         """
-        token_of = [-1] * len(text)
-        for index, token in enumerate(tokens):
-            for position in range(token.start, token.end):
-                token_of[position] = index
-        candidates: list[tuple[int, int, str]] = []
+        if not tokens:
+            return []
+        starts = [token.start for token in tokens]
+        token_starts = set(starts)
+        token_ends = {token.end for token in tokens}
         by_prefix = self._by_prefix
         singles = self._singles
-        for start in range(len(text)):
-            char = text[start]
-            if char in singles and _is_word_match(start, start + 1, tokens, token_of):
+        first_characters = self._first_characters
+        candidates: list[tuple[int, int, str]] = []
+        for start, char in enumerate(text):
+            if char not in first_characters:
+                continue
+            # A single character must be a whole token ("偷", not the 偷 of "偷偷摸摸").
+            if char in singles and start in token_starts and start + 1 in token_ends:
                 candidates.append((-1, start, char))
             words = by_prefix.get(text[start : start + 2])
             if not words:
                 continue
             for word in words:
-                end = start + len(word)
-                if text.startswith(word, start) and _is_word_match(start, end, tokens, token_of):
-                    candidates.append((-(end - start), start, word))
+                if text.startswith(word, start):
+                    length = len(word)
+                    # Two characters must sit inside one token ("诈骗" in "诈骗案", not "没收/钱"
+                    # for 收钱); longer phrases may span tokens the segmenter split ("收了/好处").
+                    if length >= _MIN_CROSS_TOKEN_LENGTH or start + 1 not in token_starts:
+                        candidates.append((-length, start, word))
         if not candidates:
             return []
-        candidates.sort()
+        if len(candidates) > 1:
+            candidates.sort()
         taken = bytearray(len(text))
         chosen: list[tuple[str, int, int, int, int]] = []
         for negative_length, start, word in candidates:
             end = start - negative_length
             if not any(taken[start:end]):
                 taken[start:end] = b"\x01" * (end - start)
-                chosen.append((word, start, end, token_of[start], token_of[end - 1]))
-        chosen.sort(key=lambda hit: hit[1])
+                first = bisect_right(starts, start) - 1
+                last = bisect_right(starts, end - 1) - 1
+                chosen.append((word, start, end, first, last))
+        chosen.sort(key=_start_of)
         return chosen
 
 
@@ -202,40 +218,46 @@ class Reader:
         tokens = self.segmenter.tokens(text)
         found = self.lexicon.find(text, tokens)
         inside_hit = _covered(found, len(text))
-        breaks = [_is_break(token.word) for token in tokens]
-        clause, sentence = _clauses_and_sentences(tokens, breaks)
-        negated = self._negated(tokens, clause, inside_hit)
-        emphasis = self._emphasis(tokens, sentence, inside_hit)
+        negations, contrasts = self._negations, self._contrasts
+        window = self.rules.negation_window
+        count = len(tokens)
+        breaks = [False] * count
+        clause = [0] * count
+        negated = [False] * count
+        cues: list[int] = []
+        current_clause = 0
+        previous_end = -1
+        negation_end = negation_clause = -1  # the last negation word seen
+        # One pass: clause numbers, breaks, negation, and where the contrast words are.
+        for index, (word, start, end) in enumerate(tokens):
+            if 0 <= previous_end < start:
+                current_clause += 1  # whitespace (or a newline) lay between the two tokens
+            clause[index] = current_clause
+            if negation_clause == current_clause and start - negation_end <= window:
+                negated[index] = True
+            if word in negations:
+                if not inside_hit[start]:
+                    negation_end, negation_clause = end, current_clause
+            elif word in contrasts:
+                if not inside_hit[start]:
+                    cues.append(index)
+            elif word[0] in _CLAUSE_BREAKS or (word[0] == "." and not word[1:2].isdigit()):  # _is_break
+                breaks[index] = True
+                current_clause += 1
+            previous_end = end
+        emphasis = self._emphasis(tokens, breaks, cues) if cues else [1.0] * count
         weights = self.lexicon.weights
+        new_hit = _new_hit
         hits = [
-            KeywordHit(word, start, end, weights(word), negated[first], emphasis[first], first, last)
+            new_hit((word, start, end, weights(word), negated[first], emphasis[first], first, last))
             for word, start, end, first, last in found
         ]
         return Reading(text, tokens, negated, emphasis, clause, hits, breaks)
 
-    def _negated(self, tokens: Sequence[Token], clause: Sequence[int], inside_hit: bytearray) -> list[bool]:
-        """Per token: does a negation word end shortly before it in the same clause?"""
-        window = self.rules.negation_window
-        result = [False] * len(tokens)
-        last_end = -1
-        last_clause = -1
-        for index, token in enumerate(tokens):
-            if last_end >= 0 and last_clause == clause[index] and token.start - last_end <= window:
-                result[index] = True
-            if token.word in self._negations and not inside_hit[token.start]:
-                last_end, last_clause = token.end, clause[index]
-        return result
-
-    def _emphasis(self, tokens: Sequence[Token], sentence: Sequence[int], inside_hit: bytearray) -> list[float]:
+    def _emphasis(self, tokens: Sequence[Token], breaks: Sequence[bool], cues: Sequence[int]) -> list[float]:
         """Per token: ``contrast_before`` before the last contrast word of its scope, ``contrast_after`` after."""
-        cues = [
-            index
-            for index, token in enumerate(tokens)
-            if token.word in self._contrasts and not inside_hit[token.start]
-        ]
-        if not cues:
-            return [1.0] * len(tokens)
-        scope = _contrast_scopes(tokens, sentence, set(cues))
+        sentence = _sentences(tokens, breaks)
+        scope = _contrast_scopes(breaks, sentence, set(cues))
         last_cue: dict[int, int] = {}
         for index in cues:
             last_cue[scope[sentence[index]]] = index
@@ -277,19 +299,8 @@ def _is_positive_number(value: object) -> bool:
     return math.isfinite(value) and value > 0
 
 
-def _is_word_match(start: int, end: int, tokens: Sequence[Token], token_of: Sequence[int]) -> bool:
-    """Accept a substring hit only where it reads as a word in the segmentation."""
-    first, last = token_of[start], token_of[end - 1]
-    if first < 0 or last < 0:
-        return False
-    if end - start >= _MIN_CROSS_TOKEN_LENGTH:
-        return True  # long phrases the segmenter may have split ("收了/好处")
-    if first != last:
-        return False  # a short word straddling two tokens is a coincidence ("没收/钱")
-    token = tokens[first]
-    # A single character must be a whole token ("偷", not the 偷 of "偷偷摸摸"); two
-    # characters may sit inside a longer token ("诈骗" in "诈骗案").
-    return end - start > 1 or (token.start, token.end) == (start, end)
+def _start_of(hit: tuple[str, int, int, int, int]) -> int:
+    return hit[1]
 
 
 def _covered(found: Iterable[tuple[str, int, int, int, int]], length: int) -> bytearray:
@@ -303,27 +314,18 @@ def _is_break(word: str) -> bool:
     return word[0] in _CLAUSE_BREAKS or (word[0] == "." and not word[1:2].isdigit())
 
 
-def _clauses_and_sentences(tokens: Sequence[Token], breaks: Sequence[bool]) -> tuple[list[int], list[int]]:
-    """Clause and sentence number per token; whitespace between tokens also ends a clause."""
-    clause: list[int] = []
+def _sentences(tokens: Sequence[Token], breaks: Sequence[bool]) -> list[int]:
+    """Sentence number per token."""
     sentence: list[int] = []
-    current_clause = current_sentence = 0
-    previous_end = None
+    current = 0
     for token, is_break in zip(tokens, breaks):
-        if previous_end is not None and token.start > previous_end:
-            current_clause += 1  # whitespace (or a newline) lay between the two tokens
-        clause.append(current_clause)
-        sentence.append(current_sentence)
-        word = token.word
-        if is_break:
-            current_clause += 1
-            if word[0] in _SENTENCE_ENDS or word[0] == ".":
-                current_sentence += 1
-        previous_end = token.end
-    return clause, sentence
+        sentence.append(current)
+        if is_break and (token.word[0] in _SENTENCE_ENDS or token.word[0] == "."):
+            current += 1
+    return sentence
 
 
-def _contrast_scopes(tokens: Sequence[Token], sentence: Sequence[int], cues: set[int]) -> list[int]:
+def _contrast_scopes(breaks: Sequence[bool], sentence: Sequence[int], cues: set[int]) -> list[int]:
     """Sentence -> scope of its contrast words.
 
     A sentence that opens with "但是" contrasts with the sentence before it, so it joins that
@@ -331,8 +333,8 @@ def _contrast_scopes(tokens: Sequence[Token], sentence: Sequence[int], cues: set
     """
     count = (sentence[-1] + 1) if sentence else 0
     first_word: dict[int, int] = {}
-    for index, token in enumerate(tokens):
-        if not _is_break(token.word):
+    for index, is_break in enumerate(breaks):
+        if not is_break:
             first_word.setdefault(sentence[index], index)
     scopes = list(range(count))
     for number in range(1, count):

@@ -58,6 +58,9 @@ DEFAULT_VARIANTS_PATH = _DATA_DIR / "variants.toml"
 DEFAULT_MODEL_DIR = _DATA_DIR / "models"
 DEFAULT_UNITS_PATH = _DATA_DIR / "business_units.toml"
 
+_OTHERS = len(CATEGORIES) - 1
+# Pushes below this are rounding left over where a word's share moved to a keyword phrase.
+_NEGLIGIBLE = 1e-9
 # Petition vocabulary names police actions whose *absence* is the complaint (立案, 出警, 退还):
 # "一直没给立案" must still count as petition, so negation leaves these categories alone.
 DEFAULT_NEGATION_EXEMPT: frozenset[str] = frozenset({"petition"})
@@ -187,44 +190,64 @@ class RoutingClassifier:
     def _deciding_words(
         self, model: LinearModel, reading: Reading, features: Features, scores: Scores, category: int
     ) -> tuple[str, ...]:
-        tokens = reading.tokens
-        shown = [token.word for token in tokens]
-        for hit in reading.hits:  # a keyword phrase is shown whole, even if jieba split it
-            for index in range(hit.first, hit.last + 1):
-                shown[index] = hit.word
         push: dict[str, float] = {}
         options = model.options
         norm = scores.norm
+        tokens = reading.tokens
+        phrase_of = {index: hit.word for hit in reading.hits for index in range(hit.first, hit.last + 1)}
         if options.words and norm:
-            table = model.text_weights
+            get = model.text_weights.get
             text = features.text
             sublinear = options.sublinear_tf
-            breaks, negated, emphasis = reading.breaks, reading.negated, reading.emphasis
-            for index, token in enumerate(tokens):
-                if breaks[index]:
-                    continue
-                name = token_feature(token.word, negated[index], options)
-                row = table.get(name)
+            position = category + 1
+
+            def amount(name: str, count: float) -> float:
+                """What all occurrences of a word feature add to the category's logit over the others'."""
+                row = get(name)
                 if row is None:
-                    continue
-                count = text[name]
+                    return 0.0
+                own = row[position]
+                margin = own - (sum(row) - row[0] - own) / _OTHERS  # as _margin(row, position)
                 tf = (1.0 + math.log(count)) if sublinear and count != 1.0 else count
-                weight = emphasis[index] if options.contrast else 1.0
-                amount = tf * row[0] / norm * weight / count * _margin(row, category + 1)
-                push[shown[index]] = push.get(shown[index], 0.0) + amount
+                return tf * row[0] / norm * margin
+
+            # Per word: the word features summed over their occurrences (feature names carry the word).
+            for name, count in text.items():
+                if name[0] == "w":
+                    word = name[3:] if name[1] == "!" else name[2:]
+                    push[word] = push.get(word, 0.0) + amount(name, count)
+            # An occurrence inside a keyword phrase the segmenter split counts for the phrase, which
+            # is what the officer sees ("收了好处", not "收了" and "好处"): move its share there.
+            breaks, negated = reading.breaks, reading.negated
+            emphasis = reading.emphasis if options.contrast else None
+            for index, phrase in phrase_of.items():
+                word = tokens[index].word
+                if word == phrase or breaks[index]:
+                    continue
+                name = token_feature(word, negated[index], options)
+                count = text[name]
+                share = amount(name, count) * (emphasis[index] if emphasis is not None else 1.0) / count
+                push[word] -= share
+                push[phrase] = push.get(phrase, 0.0) + share
         for share in features.keyword_shares:
             total = features.keyword_totals[share.name]
             value = features.keywords[share.name] * share.value / total if total else 0.0
-            word = shown[share.first]
+            word = phrase_of.get(share.first) or tokens[share.first].word
             push[word] = push.get(word, 0.0) + value * _margin(model.keyword_weights[share.name], category)
-        ranked = sorted(
-            ((word, amount) for word, amount in push.items() if amount > 0 and _is_wordlike(word)),
-            key=lambda item: -item[1],
-        )
-        if not ranked:
-            return ()
-        floor = ranked[0][1] * self._min_share
-        return tuple(word for word, amount in ranked[: self._max_words] if amount >= floor)
+        words: list[str] = []
+        floor = _NEGLIGIBLE
+        for word in sorted(push, key=push.__getitem__, reverse=True):  # stable: ties keep their order
+            weight = push[word]
+            if weight < floor:
+                break
+            if not _is_wordlike(word):
+                continue
+            if not words:
+                floor = max(weight * self._min_share, _NEGLIGIBLE)
+            words.append(word)
+            if len(words) == self._max_words:
+                break
+        return tuple(words)
 
     def _get_parts(self) -> _RouterParts:
         if self._parts is None:

@@ -84,13 +84,14 @@ def extract(reading: Reading, options: FeatureOptions) -> Features:
     emphasis = reading.emphasis if options.contrast else [1.0] * len(tokens)
     breaks = reading.breaks
     mark = options.mark_negation
+    get = text.get
 
     if options.words:
         for index, token in enumerate(tokens):
             if breaks[index]:
                 continue
             name = ("w!:" if mark and negated[index] else "w:") + token.word
-            text[name] = text.get(name, 0.0) + emphasis[index]
+            text[name] = get(name, 0.0) + emphasis[index]
 
     if options.char_ngrams:
         _add_char_ngrams(reading, options.char_ngrams, emphasis, mark, text)
@@ -103,11 +104,17 @@ def extract(reading: Reading, options: FeatureOptions) -> Features:
 def _add_char_ngrams(
     reading: Reading, sizes: tuple[int, ...], emphasis: Sequence[float], mark: bool, text: dict[str, float]
 ) -> None:
-    """N-grams over the characters of each clause (break tokens and whitespace end a clause)."""
+    """N-grams over the characters of each clause (break tokens and whitespace end a clause).
+
+    Tokens of one clause are adjacent in the text, so a clause is one slice of it. Most clauses
+    have neither negation nor contrast: their n-grams all count 1 and need no per-character weights.
+    """
     tokens = reading.tokens
     negated = reading.negated
     breaks = reading.breaks
     clause = reading.clause
+    source = reading.text
+    get = text.get
     count = len(tokens)
     first = 0
     while first < count:
@@ -115,24 +122,28 @@ def _add_char_ngrams(
             first += 1
             continue
         last = first
-        while last + 1 < count and not breaks[last + 1] and clause[last + 1] == clause[first]:
+        current = clause[first]
+        while last + 1 < count and not breaks[last + 1] and clause[last + 1] == current:
             last += 1
-        joined = "".join(token.word for token in tokens[first : last + 1])
-        if first == last:
-            weights = [emphasis[first]] * len(joined)
-            flags = [negated[first]] * len(joined)
+        joined = source[tokens[first].start : tokens[last].end]
+        length = len(joined)
+        span = range(first, last + 1)
+        if True not in negated[first : last + 1] and emphasis[first : last + 1].count(1.0) == len(span):
+            for size in sizes:
+                for start in range(length - size + 1):
+                    name = "c:" + joined[start : start + size]
+                    text[name] = get(name, 0.0) + 1.0
         else:
-            weights = []
-            flags = []
-            for index in range(first, last + 1):
+            weights: list[float] = []
+            flags: list[bool] = []
+            for index in span:
                 size = tokens[index].end - tokens[index].start
                 weights.extend([emphasis[index]] * size)
                 flags.extend([negated[index]] * size)
-        length = len(joined)
-        for size in sizes:
-            for start in range(length - size + 1):
-                name = ("c!:" if mark and flags[start] else "c:") + joined[start : start + size]
-                text[name] = text.get(name, 0.0) + weights[start]
+            for size in sizes:
+                for start in range(length - size + 1):
+                    name = ("c!:" if mark and flags[start] else "c:") + joined[start : start + size]
+                    text[name] = get(name, 0.0) + weights[start]
         first = last + 1
 
 

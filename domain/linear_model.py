@@ -104,15 +104,16 @@ class LinearModel:
             row = get(name)
             if row is None or count <= 0:
                 continue
+            idf, w0, w1, w2, w3 = row
             if count == 1.0 or not sublinear:
-                value = count * row[0]
+                value = count * idf
             else:
-                value = (1.0 + log(count)) * row[0]
+                value = (1.0 + log(count)) * idf
             squared += value * value
-            s0 += value * row[1]
-            s1 += value * row[2]
-            s2 += value * row[3]
-            s3 += value * row[4]
+            s0 += value * w0
+            s1 += value * w1
+            s2 += value * w2
+            s3 += value * w3
         return [s0, s1, s2, s3], squared
 
     def _tf(self, count: float) -> float:
