@@ -11,7 +11,7 @@ import socket
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.cli import _parser
 from bot.settings import REPO_ROOT, Settings
 from domain.clock import FakeClock
+from domain.tickets import SurveyAnswer
 from services.hotline import Submission, submit_ticket
 from services.officers import create_invite, register_officer
 from services.runtime import Runtime
+from services.survey import answer_survey
 from services.tasks import close_ticket, sign_for, void_ticket
+from storage.models import TicketRow
 from tests.conftest import make_settings
 from web.app import build_web_app
 
@@ -44,7 +47,7 @@ REQUEST_FIELDS = {
     "status_notes": (str, type(None)),
     "service_name": str,
     "service_code": str,
-    "description": str,
+    "description": (str, type(None)),
     "agency_responsible": str,
     "service_notice": (str, type(None)),
     "requested_datetime": str,
@@ -124,6 +127,10 @@ def xml_records(body: str, root: str, item: str) -> list[dict[str, str | None]]:
     return [{element.tag: element.text for element in child} for child in tree]
 
 
+def xml_errors(body: str) -> list[dict[str, str | None]]:
+    return xml_records(body, "errors", "error")
+
+
 async def get_json(client: TestClient, path: str, expect: int = 200, **params: str) -> Any:
     response = await client.get(path, params=params)
     assert response.status == expect, await response.text()
@@ -140,10 +147,36 @@ async def get_xml(client: TestClient, path: str, expect: int = 200, **params: st
     return await response.text()
 
 
-async def post_request(client: TestClient, fmt: str = "json", **fields: str) -> Any:
-    form = {"api_key": API_KEY, "service_code": "complaint", "description": PETITION_TEXT, "lat": "25.04", "long": "102.71"}
+async def post_request(client: TestClient, fmt: str = "json", **fields: str | None) -> Any:
+    form: dict[str, str | None] = {
+        "api_key": API_KEY, "service_code": "complaint", "description": PETITION_TEXT, "lat": "25.04", "long": "102.71"
+    }
     form.update(fields)
     return await client.post(f"{V2}/requests.{fmt}", data={k: v for k, v in form.items() if v is not None})
+
+
+async def post_error(client: TestClient, expect: int, **fields: str | None) -> str:
+    """Posts the same request as JSON and as XML; both must fail with `expect` and say the same."""
+    json_answer = await post_request(client, **fields)
+    assert json_answer.status == expect, await json_answer.text()
+    [error] = await json_answer.json()
+    assert error["code"] == expect
+    xml_answer = await post_request(client, "xml", **fields)
+    assert xml_answer.status == expect and xml_answer.content_type == "text/xml"
+    assert xml_errors(await xml_answer.text()) == [{"code": str(expect), "description": error["description"]}]
+    return error["description"]
+
+
+async def numbers_listed(client: TestClient, params: Any = None) -> list[str]:
+    """The ids GET requests answers for these arguments, the same in JSON and in XML."""
+    json_answer = await client.get(f"{V2}/requests.json", params=params)
+    assert json_answer.status == 200, await json_answer.text()
+    xml_answer = await client.get(f"{V2}/requests.xml", params=params)
+    assert xml_answer.status == 200, await xml_answer.text()
+    listed = [record["service_request_id"] for record in await json_answer.json()]
+    in_xml = xml_records(await xml_answer.text(), "service_requests", "request")
+    assert [record["service_request_id"] for record in in_xml] == listed
+    return listed
 
 
 # --- services ----------------------------------------------------------------------------------------
@@ -159,6 +192,7 @@ async def test_the_service_list_has_every_spec_field_in_json(client: TestClient,
         assert service["metadata"] is False
         assert service["type"] == "realtime"
     assert services[0]["service_name"] == "投诉"
+    assert services[0]["keywords"] == "投诉, complaint"  # a comma separated list, as in the spec's example
 
 
 async def test_the_service_list_uses_the_specs_xml_elements(client: TestClient) -> None:
@@ -168,6 +202,7 @@ async def test_the_service_list_uses_the_specs_xml_elements(client: TestClient) 
         assert set(service) == set(SERVICE_FIELDS)
         assert service["metadata"] == "false"
         assert service["type"] == "realtime"
+    assert services[0]["keywords"] == "投诉, complaint"
 
 
 async def test_a_known_service_has_a_definition_without_attributes(client: TestClient) -> None:
@@ -188,26 +223,81 @@ async def test_an_unknown_service_definition_is_404_in_the_error_format(client: 
     ]
 
 
-async def test_an_unsupported_format_is_404(client: TestClient) -> None:
-    errors = await get_json(client, f"{V2}/services.csv", expect=404)
-    assert errors[0]["code"] == 404
+async def test_an_unsupported_format_is_400_in_xml_the_one_format_every_client_reads(client: TestClient) -> None:
+    for path in (f"{V2}/services.csv", f"{V2}/requests.html", f"{V2}/services/complaint.yaml", "/open311/discovery.csv"):
+        [error] = xml_errors(await get_xml(client, path, expect=400))
+        assert error["code"] == "400" and "not supported" in (error["description"] or ""), (path, error)
+
+
+async def test_an_unknown_resource_is_404_in_the_error_format(client: TestClient) -> None:
+    errors = await get_json(client, f"{V2}/request.json", expect=404)
+    assert errors == [{"code": 404, "description": f"{V2}/request.json was not found"}]
+    for path in (f"{V2}/services", f"{V2}/requests/KM-20261123-0001", "/open311/v3/services.xml"):
+        assert xml_errors(await get_xml(client, path, expect=404))[0]["code"] == "404"
+
+
+async def test_a_method_a_resource_does_not_take_is_400(client: TestClient) -> None:
+    response = await client.delete(f"{V2}/requests.json")
+    assert response.status == 400 and response.content_type == "application/json"
+    assert await response.json() == [{"code": 400, "description": "DELETE is not taken here; use GET or POST"}]
+    response = await client.post(f"{V2}/services.xml", data={"api_key": API_KEY})
+    assert response.status == 400 and response.content_type == "text/xml"
+    assert xml_errors(await response.text()) == [{"code": "400", "description": "POST is not taken here; use GET"}]
+
+
+async def test_reading_needs_no_api_key_and_ignores_a_wrong_one(client: TestClient) -> None:
+    assert await get_json(client, f"{V2}/services.json", api_key="wrong-key")
+    assert await get_json(client, f"{V2}/requests.json", api_key="wrong-key") == []
+
+
+async def test_tokens_are_never_issued_so_every_token_is_404(client: TestClient, runtime: Runtime) -> None:
+    accepted = await submit_ticket(runtime, resident_says())
+    errors = await get_json(client, f"{V2}/tokens/12345.json", expect=404)
+    assert errors[0]["code"] == 404 and "token '12345' was not found" in errors[0]["description"]
+    [error] = xml_errors(await get_xml(client, f"{V2}/tokens/{accepted.number}.xml", expect=404))
+    assert error["code"] == "404" and "token" in (error["description"] or "")
+
+
+async def test_a_failure_on_our_side_is_the_specs_general_service_error(client: TestClient, runtime: Runtime) -> None:
+    async with runtime.db.engine.begin() as connection:
+        await connection.exec_driver_sql("ALTER TABLE tickets RENAME TO tickets_elsewhere")
+    errors = await get_json(client, f"{V2}/requests.json", expect=400)
+    assert errors[0]["code"] == 400 and "general service error" in errors[0]["description"]
+    [error] = xml_errors(await get_xml(client, f"{V2}/requests.xml", expect=400))
+    assert error["code"] == "400" and "general service error" in (error["description"] or "")
+    response = await post_request(client)
+    assert response.status == 400 and "general service error" in (await response.json())[0]["description"]
 
 
 async def test_another_jurisdiction_is_404_and_ours_is_accepted(client: TestClient, runtime: Runtime) -> None:
     ours = runtime.settings.open311.jurisdiction_id
     assert await get_json(client, f"{V2}/services.json", jurisdiction_id=ours)
     errors = await get_json(client, f"{V2}/services.json", expect=404, jurisdiction_id="elsewhere.gov")
-    assert "jurisdiction_id" in errors[0]["description"]
+    assert errors == [{"code": 404, "description": "jurisdiction_id 'elsewhere.gov' was not found"}]
+    body = await get_xml(client, f"{V2}/requests.xml", expect=404, jurisdiction_id="elsewhere.gov")
+    assert xml_errors(body)[0]["code"] == "404"
+    # We serve one jurisdiction, so it is optional, and sent empty it counts as not sent.
+    sent_empty = await get_json(client, f"{V2}/services.json", jurisdiction_id="")
+    assert sent_empty == await get_json(client, f"{V2}/services.json")
 
 
 async def test_the_discovery_document_points_at_the_v2_endpoint(client: TestClient) -> None:
     document = await get_json(client, "/open311/discovery.json")
+    assert set(document) == {"changeset", "contact", "key_service", "endpoints"}
+    assert document["key_service"] and "api_key" in document["key_service"]
     [endpoint] = document["endpoints"]
+    assert set(endpoint) == {"specification", "url", "changeset", "type", "formats"}
     assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
     assert endpoint["url"].endswith("/open311/v2")
-    assert "application/json" in endpoint["formats"] and "text/xml" in endpoint["formats"]
+    assert endpoint["type"] == "production"
+    assert endpoint["formats"] == ["text/xml", "application/json"]
     tree = ET.fromstring(await get_xml(client, "/open311/discovery.xml"))
+    assert tree.tag == "discovery"
+    assert [child.tag for child in tree] == ["changeset", "contact", "key_service", "endpoints"]
+    endpoints = tree.find("endpoints")
+    assert endpoints is not None and [child.tag for child in endpoints] == ["endpoint"]
     assert tree.findtext("endpoints/endpoint/specification") == "http://wiki.open311.org/GeoReport_v2"
+    assert [f.text for f in tree.findall("endpoints/endpoint/formats/format")] == ["text/xml", "application/json"]
 
 
 # --- POST Service Request ------------------------------------------------------------------------------
@@ -219,7 +309,9 @@ async def test_a_posted_request_becomes_a_ticket_through_the_hotline(client: Tes
     )
     assert response.status == 200, await response.text()
     [created] = await response.json()
+    # A realtime service answers with the id at once, never with a token as well.
     assert set(created) == {"service_request_id", "service_notice", "account_id"}
+    assert created["account_id"] is None
     assert re.fullmatch(r"KM-20261123-\d{4}", created["service_request_id"])
     assert "2026" in created["service_notice"]
     async with runtime.db.unit_of_work() as uow:
@@ -238,7 +330,8 @@ async def test_a_posted_request_answers_in_xml_too(client: TestClient) -> None:
     assert response.status == 200
     [created] = xml_records(await response.text(), "service_requests", "request")
     assert set(created) == {"service_request_id", "service_notice", "account_id"}
-    assert created["service_request_id"].startswith("KM-")
+    assert created["service_request_id"].startswith("KM-")  # type: ignore[union-attr]
+    assert created["service_notice"] and created["account_id"] is None
 
 
 async def test_a_request_without_a_name_or_phone_is_anonymous(client: TestClient, runtime: Runtime) -> None:
@@ -262,9 +355,8 @@ async def test_posting_without_a_valid_api_key_is_403_and_stores_nothing(
 
 
 async def test_a_bad_api_key_is_403_in_xml_as_well(client: TestClient) -> None:
-    response = await post_request(client, "xml", api_key="wrong-key")
-    assert response.status == 403
-    assert xml_records(await response.text(), "errors", "error") == [{"code": "403", "description": "api_key is invalid"}]
+    assert await post_error(client, 403, api_key="wrong-key") == "api_key is invalid"
+    assert await post_error(client, 403, api_key=None) == "api_key was not provided"
 
 
 async def test_without_configured_keys_nobody_may_post(tmp_path: Path, clock: FakeClock) -> None:
@@ -284,35 +376,95 @@ async def test_without_configured_keys_nobody_may_post(tmp_path: Path, clock: Fa
     ("fields", "words"),
     [
         ({"service_code": None}, "service_code was not provided"),
-        ({"service_code": "potholes"}, "service_code 'potholes' was not found"),
+        ({"service_code": ""}, "service_code was not provided"),
         ({"lat": None, "long": None}, "a location is required"),
+        ({"lat": "", "long": "", "address_string": "", "address_id": ""}, "a location is required"),
+        ({"long": None}, "lat and long must be sent together"),
         ({"lat": "north", "long": "102.7"}, "decimal degrees"),
         ({"lat": "95", "long": "102.7"}, "±90"),
-        ({"description": None}, "description was not provided"),
-        ({"description": "长" * 3000}, "too long"),
+        ({"description": "长" * 3000}, "description is too long"),
     ],
 )
-async def test_a_post_with_missing_or_invalid_fields_is_400(
+async def test_a_post_with_missing_or_invalid_fields_is_400_in_json_and_xml(
     client: TestClient, runtime: Runtime, fields: dict[str, str | None], words: str
 ) -> None:
-    response = await post_request(client, **fields)  # type: ignore[arg-type]
-    assert response.status == 400
-    [error] = await response.json()
-    assert error["code"] == 400 and words in error["description"], error
+    assert words in await post_error(client, 400, **fields)
+    async with runtime.db.unit_of_work() as uow:
+        assert await uow.tickets.count() == 0
+
+
+async def test_a_post_for_an_unknown_service_is_404_and_stores_nothing(client: TestClient, runtime: Runtime) -> None:
+    assert await post_error(client, 404, service_code="potholes") == "service_code 'potholes' was not found"
     async with runtime.db.unit_of_work() as uow:
         assert await uow.tickets.count() == 0
 
 
 async def test_a_post_for_another_jurisdiction_is_404_and_stores_nothing(client: TestClient, runtime: Runtime) -> None:
-    response = await post_request(client, jurisdiction_id="elsewhere.gov")
+    description = await post_error(client, 404, jurisdiction_id="elsewhere.gov")
+    assert description == "jurisdiction_id 'elsewhere.gov' was not found"
+    response = await client.post(f"{V2}/requests.json?jurisdiction_id=elsewhere.gov", data={"api_key": API_KEY})
     assert response.status == 404
     async with runtime.db.unit_of_work() as uow:
         assert await uow.tickets.count() == 0
 
 
-async def test_an_address_alone_is_enough_location(client: TestClient) -> None:
-    response = await post_request(client, lat=None, long=None, address_string="西山区滇池路 2 号")  # type: ignore[arg-type]
+async def test_a_post_with_only_the_required_arguments_is_accepted(client: TestClient, runtime: Runtime) -> None:
+    """The description is optional in the spec; an empty one counts as none and is listed as null."""
+    for fields in ({"description": None}, {"description": "", "email": "", "first_name": "", "jurisdiction_id": ""}):
+        response = await post_request(client, **fields)
+        assert response.status == 200, await response.text()
+        [created] = await response.json()
+        [record] = await get_json(client, f"{V2}/requests/{created['service_request_id']}.json")
+        assert_spec_request(record)
+        assert record["description"] is None
+        [in_xml] = xml_records(
+            await get_xml(client, f"{V2}/requests/{created['service_request_id']}.xml"), "service_requests", "request"
+        )
+        assert in_xml["description"] is None
+    async with runtime.db.unit_of_work() as uow:
+        ticket = await uow.tickets.by_number(created["service_request_id"])
+    assert ticket is not None and ticket.text == "地点 (location): 25.040000, 102.710000"
+
+
+async def test_a_description_may_fill_the_ticket_text_less_the_location(client: TestClient, runtime: Runtime) -> None:
+    limit = runtime.settings.tickets.max_text_chars
+    location = "西山区滇池路 2 号"
+    words = await post_error(client, 400, lat=None, long=None, address_string=location, description="长" * (limit + 1))
+    room = int(re.search(r"at most (\d+) characters", words).group(1))  # type: ignore[union-attr]
+    assert room == limit - len(f"\n\n地点 (location): {location}")
+    response = await post_request(client, lat=None, long=None, address_string=location, description="长" * room)
+    assert response.status == 200, await response.text()
+
+
+async def test_an_address_or_an_address_id_alone_is_enough_location(client: TestClient) -> None:
+    response = await post_request(client, lat=None, long=None, address_string="西山区滇池路 2 号")
     assert response.status == 200
+    response = await post_request(client, lat=None, long=None, address_id="530112-000123")
+    assert response.status == 200
+
+
+async def test_a_posted_location_and_media_reach_the_officers_but_are_never_shown(
+    client: TestClient, runtime: Runtime
+) -> None:
+    media = "https://example.org/photos/1.jpg"
+    response = await post_request(client, address_string="盘龙区北京路 1 号", media_url=media, email="li@example.com")
+    [created] = await response.json()
+    number = created["service_request_id"]
+    async with runtime.db.unit_of_work() as uow:
+        ticket = await uow.tickets.by_number(number)
+    assert ticket is not None
+    location = "地点 (location): 盘龙区北京路 1 号 (25.040000, 102.710000)"
+    assert ticket.text == f"{PETITION_TEXT}\n\n{location}\n附件 (media): {media}"
+    assert "li@example.com" not in ticket.text  # an email has no place in a ticket and is not kept
+    [record] = await get_json(client, f"{V2}/requests/{number}.json")
+    assert record["description"] == PETITION_TEXT
+    assert (record["address"], record["lat"], record["long"], record["media_url"]) == (None, None, None, None)
+    [in_xml] = xml_records(await get_xml(client, f"{V2}/requests/{number}.xml"), "service_requests", "request")
+    assert in_xml["description"] == PETITION_TEXT
+    bodies = [await (await client.get(f"{V2}/requests.{fmt}")).text() for fmt in ("json", "xml")]
+    for body in bodies + [json.dumps(record, ensure_ascii=False)]:
+        for secret in ("北京路", "25.04", "102.71", media):
+            assert secret not in body
 
 
 # --- GET Service Requests ------------------------------------------------------------------------------
@@ -371,6 +523,24 @@ async def test_a_closed_ticket_is_closed_with_the_officers_result(
     assert record["updated_datetime"] == "2026-11-23T13:00:00+08:00"
 
 
+async def test_a_closed_request_was_updated_when_it_was_closed_even_after_the_survey(
+    client: TestClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    officer = await officer_of(runtime, "petition", 501)
+    accepted = await submit_ticket(runtime, resident_says())
+    ticket_id = await ticket_id_of(runtime, accepted.number)
+    await sign_for(runtime, ticket_id, officer)
+    clock.advance(hours=3)
+    await close_ticket(runtime, ticket_id, officer, "已立案侦查，回执已补发。")
+    clock.advance(days=1)
+    await answer_survey(runtime, ticket_id, RESIDENT_TELEGRAM_ID, SurveyAnswer.SATISFIED)
+    [record] = await get_json(client, f"{V2}/requests/{accepted.number}.json")
+    assert record["status"] == "closed"
+    assert record["updated_datetime"] == "2026-11-23T13:00:00+08:00"
+    [in_xml] = xml_records(await get_xml(client, f"{V2}/requests.xml"), "service_requests", "request")
+    assert in_xml["updated_datetime"] == "2026-11-23T13:00:00+08:00"
+
+
 async def test_a_void_ticket_is_closed_and_says_why(client: TestClient, runtime: Runtime) -> None:
     head = await officer_of(runtime, "petition", 502, role="head")
     accepted = await submit_ticket(runtime, resident_says())
@@ -410,6 +580,23 @@ async def test_service_code_filters_by_kind_and_an_unknown_one_is_400(client: Te
     assert "potholes" in errors[0]["description"]
 
 
+async def test_list_arguments_may_be_comma_delimited_or_repeated(client: TestClient, runtime: Runtime) -> None:
+    complaint = await submit_ticket(runtime, resident_says())
+    question = await submit_ticket(runtime, resident_says("办理护照需要带什么材料？", kind="question"))
+    both = {complaint.number, question.number}
+    assert set(await numbers_listed(client, [("service_code", "question"), ("service_code", "complaint")])) == both
+    assert set(await numbers_listed(client, [("status", "open"), ("status", "closed")])) == both
+    ids = [("service_request_id", complaint.number), ("service_request_id", question.number)]
+    assert set(await numbers_listed(client, ids)) == both
+
+
+async def test_optional_arguments_sent_empty_count_as_not_sent(client: TestClient, runtime: Runtime) -> None:
+    accepted = await submit_ticket(runtime, resident_says())
+    optional = ("jurisdiction_id", "service_request_id", "service_code", "start_date", "end_date", "status")
+    empty = {name: "" for name in optional}
+    assert await numbers_listed(client, empty) == await numbers_listed(client) == [accepted.number]
+
+
 async def test_service_request_ids_are_comma_separated_and_override_other_filters(
     client: TestClient, runtime: Runtime
 ) -> None:
@@ -447,6 +634,40 @@ async def test_start_and_end_date_select_by_requested_datetime(
     assert [r["service_request_id"] for r in from_tuesday] == [wednesday.number]
     by_day = await get_json(client, f"{V2}/requests.json", start_date="2026-11-25", end_date="2026-11-26")
     assert [r["service_request_id"] for r in by_day] == [wednesday.number]
+    until_tuesday = await numbers_listed(client, {"end_date": "2026-11-24T00:00:00+08:00"})  # the 90 days before
+    assert until_tuesday == [monday.number]
+
+
+async def test_every_precision_of_the_w3c_format_is_read(client: TestClient, runtime: Runtime) -> None:
+    accepted = await submit_ticket(runtime, resident_says())  # 2026-11-23T10:00:00+08:00
+    found = [accepted.number]
+    assert await numbers_listed(client, {"start_date": "2026-11"}) == found  # from 1 November, local time
+    assert await numbers_listed(client, {"end_date": "2026-12"}) == found
+    assert await numbers_listed(client, {"end_date": "2026"}) == []  # 1 January 2026
+    assert await numbers_listed(client, {"start_date": "2026-11-23T10:00+08:00"}) == found  # no seconds
+    assert await numbers_listed(client, {"start_date": "2026-11-23T02:00:00.5Z"}) == []  # a fraction of a second
+    assert await numbers_listed(client, {"start_date": "2026-11-23T01:59:59.5Z"}) == found
+
+
+async def test_a_window_may_span_90_days_exactly(client: TestClient, runtime: Runtime) -> None:
+    accepted = await submit_ticket(runtime, resident_says())
+    window = {"start_date": "2026-08-25T10:00:00+08:00", "end_date": "2026-11-23T10:00:00+08:00"}
+    assert await numbers_listed(client, window) == [accepted.number]
+
+
+async def test_a_list_answers_at_most_1000_requests_newest_first(client: TestClient, runtime: Runtime) -> None:
+    await submit_ticket(runtime, resident_says())
+    async with runtime.db.unit_of_work() as uow:
+        first = await uow.tickets.by_number("KM-20261123-0001")
+        assert first is not None
+        copied = first.model_dump(exclude={"id", "number", "received_at"})
+        for minutes in range(1, 1001):  # 1000 older copies, each a minute before the last
+            earlier = first.received_at - timedelta(minutes=minutes)
+            uow.session.add(TicketRow(**copied, number=f"KM-20261123-{minutes + 1:04d}", received_at=earlier))
+        await uow.commit()
+    listed = await numbers_listed(client)
+    assert len(listed) == 1000
+    assert listed[0] == "KM-20261123-0001" and listed[-1] == "KM-20261123-1000"
 
 
 async def test_an_offset_whose_plus_was_not_encoded_is_still_read(client: TestClient, runtime: Runtime) -> None:
@@ -463,11 +684,17 @@ async def test_an_offset_whose_plus_was_not_encoded_is_still_read(client: TestCl
         ({"start_date": "2026-11-23T10:00:00"}, "no time zone"),
         ({"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-11-23T00:00:00Z"}, "90 days"),
         ({"start_date": "2026-11-23T00:00:00Z", "end_date": "2026-11-01T00:00:00Z"}, "before start_date"),
+        ({"start_date": "2026-13"}, "not a W3C datetime"),
+        ({"status": "pending"}, "status must be open or closed"),
+        ({"service_code": "potholes"}, "service_code not found: potholes"),
     ],
 )
-async def test_bad_dates_are_400(client: TestClient, params: dict[str, str], words: str) -> None:
+async def test_bad_arguments_are_400_in_json_and_xml(client: TestClient, params: dict[str, str], words: str) -> None:
     errors = await get_json(client, f"{V2}/requests.json", expect=400, **params)
     assert errors[0]["code"] == 400 and words in errors[0]["description"]
+    assert xml_errors(await get_xml(client, f"{V2}/requests.xml", expect=400, **params)) == [
+        {"code": "400", "description": errors[0]["description"]}
+    ]
 
 
 async def test_an_unknown_request_is_404_in_json_and_xml(client: TestClient) -> None:
@@ -475,6 +702,14 @@ async def test_an_unknown_request_is_404_in_json_and_xml(client: TestClient) -> 
     assert errors == [{"code": 404, "description": "service_request_id 'KM-19990101-0001' was not found"}]
     body = await get_xml(client, f"{V2}/requests/KM-19990101-0001.xml", expect=404)
     assert xml_records(body, "errors", "error")[0]["code"] == "404"
+
+
+async def test_characters_xml_cannot_carry_are_left_out_of_xml_only(client: TestClient, runtime: Runtime) -> None:
+    accepted = await submit_ticket(runtime, resident_says("派出所门口的喇叭\x07一直响"))
+    [in_xml] = xml_records(await get_xml(client, f"{V2}/requests/{accepted.number}.xml"), "service_requests", "request")
+    assert in_xml["description"] == "派出所门口的喇叭一直响"
+    [record] = await get_json(client, f"{V2}/requests/{accepted.number}.json")
+    assert record["description"] == "派出所门口的喇叭\x07一直响"
 
 
 async def test_a_single_request_in_xml_is_a_list_of_one(client: TestClient, runtime: Runtime) -> None:
