@@ -1,4 +1,9 @@
-"""Shared fixtures: hermetic settings, an injected clock, a migrated database, and a live bot."""
+"""Shared fixtures: hermetic settings, an injected clock, a migrated database, and a live bot.
+
+Every test runs on SQLite by default; ``--database=postgresql`` (or ``OPENDOOR_TEST_DATABASE=postgresql``)
+runs the same tests on a throwaway PostgreSQL cluster instead (see tests/postgres.py), each test on a
+fresh database. `database_url` hands out a test's databases on either.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import os
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +28,7 @@ from local_botapi import LocalBotApi, SimUser
 from scheduler.sweep import sweep
 from services.officers import create_invite
 from services.runtime import Runtime
+from tests.postgres import PostgresNotFound, ThrowawayCluster, find_binaries
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Monday 23 November 2026, 10:00 in Shanghai: an ordinary working morning.
@@ -30,9 +36,98 @@ MONDAY_MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
 TEST_TOKEN = "123456:TEST-TOKEN"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default=os.environ.get("OPENDOOR_TEST_DATABASE", "sqlite"),
+        help="run the tests on SQLite (default) or on a throwaway PostgreSQL cluster (needs its binaries)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global DATABASES
+    config.addinivalue_line("markers", "sqlite_only(reason): the test is about SQLite itself; not run on PostgreSQL")
+    backend = config.getoption("--database")
+    if backend == "postgresql":
+        try:
+            find_binaries()
+        except PostgresNotFound as error:
+            if os.environ.get("OPENDOOR_REQUIRE_POSTGRES") == "1":
+                raise pytest.UsageError(f"OPENDOOR_REQUIRE_POSTGRES=1: {error}") from error
+            pytest.exit(f"{error}. The PostgreSQL run is skipped.", returncode=0)
+    DATABASES = TestDatabases(backend)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    DATABASES.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if DATABASES.backend == "sqlite":
+        return
+    for item in items:
+        if marker := item.get_closest_marker("sqlite_only"):
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {marker.kwargs.get('reason', '')}"))
+
+
+class TestDatabases:
+    """Where tests' databases live: SQLite files in their tmp_path, or databases in one throwaway cluster.
+
+    The cluster starts when a test first asks for a database and stops when the session ends; each
+    test's PostgreSQL databases are dropped when the test ends.
+    """
+
+    __test__ = False  # not a test class, despite its name
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self._cluster: ThrowawayCluster | None = None
+        self._names: dict[tuple[Path, str], str] = {}
+
+    def url(self, tmp_path: Path, name: str, *, migrated: bool) -> str:
+        if self.backend == "sqlite":
+            return f"sqlite+aiosqlite:///{tmp_path / name}.sqlite3"
+        if self._cluster is None:
+            self._cluster = ThrowawayCluster(find_binaries())
+            self._cluster.start()
+        key = (tmp_path, name)
+        if key not in self._names:
+            self._names[key] = self._cluster.create_database(migrated=migrated)
+        return self._cluster.url(self._names[key])
+
+    def drop_all(self) -> None:
+        while self._names:
+            assert self._cluster is not None
+            self._cluster.drop_database(self._names.popitem()[1])
+
+    def close(self) -> None:
+        if self._cluster is not None:
+            self._cluster.stop()
+            self._cluster = None
+
+
+DATABASES = TestDatabases("sqlite")
+
+
+def database_url(tmp_path: Path, name: str = "opendoor", *, migrated: bool = True) -> str:
+    """The test's database called `name` (the same one for the same test and name).
+
+    On PostgreSQL a new database is a copy of an already migrated one unless `migrated` is False;
+    on SQLite it is always a new, empty file (migrating it takes milliseconds).
+    """
+    return DATABASES.url(tmp_path, name, migrated=migrated)
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    yield
+    DATABASES.drop_all()
+
+
 def make_settings(tmp_path: Path, **overrides: str) -> Settings:
     environ = {
-        "OPENDOOR_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'opendoor.sqlite3'}",
+        "OPENDOOR_DATABASE__URL": database_url(tmp_path),
         "OPENDOOR_TELEGRAM__TOKEN": TEST_TOKEN,
         **overrides,
     }

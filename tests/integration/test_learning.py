@@ -13,7 +13,7 @@ from domain.clock import FakeClock
 from services.hotline import Submission, submit_ticket
 from services.learning import learn_from_corrections
 from storage.models import CorrectionRow
-from tests.conftest import MONDAY_MORNING, make_settings
+from tests.conftest import MONDAY_MORNING, database_url, make_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,7 +63,7 @@ async def test_retraining_learns_from_the_stored_corrections_and_keeps_the_bette
 
 
 def test_the_retrain_command_prints_what_it_decided(tmp_path: Path, model_dir: Path, capsys, monkeypatch) -> None:
-    monkeypatch.setenv("OPENDOOR_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("OPENDOOR_DATABASE__URL", database_url(tmp_path, "cli", migrated=False))
     monkeypatch.setenv("OPENDOOR_CLASSIFIER__MODEL_DIR", str(model_dir))
     assert main(["retrain"]) == 0
     assert '"corrections": 0' in capsys.readouterr().out

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import inspect
 
 from bot.cli import _parser
 from bot.settings import REPO_ROOT, Settings
@@ -28,8 +29,9 @@ from services.officers import create_invite, register_officer
 from services.runtime import Runtime
 from services.survey import answer_survey
 from services.tasks import close_ticket, sign_for, void_ticket
+from storage.database import Database
 from storage.models import TicketRow
-from tests.conftest import make_settings
+from tests.conftest import database_url, make_settings
 from web.app import build_web_app
 
 API_KEY = "test-open311-key"
@@ -793,7 +795,8 @@ async def test_the_web_command_serves_open311_from_the_configured_database(tmp_p
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    environ = {**os.environ, "OPENDOOR_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'web.sqlite3'}"}
+    url = database_url(tmp_path, "web", migrated=False)
+    environ = {**os.environ, "OPENDOOR_DATABASE__URL": url}
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "web", "--port", str(port),
         env=environ, cwd=REPO_ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
@@ -812,8 +815,16 @@ async def test_the_web_command_serves_open311_from_the_configured_database(tmp_p
             else:
                 pytest.fail("the web command did not start listening within a minute")
         assert [service["service_code"] for service in services][0] == "complaint"
-        assert (tmp_path / "web.sqlite3").exists()  # prepared (migrated) before serving
+        assert "tickets" in await table_names(url)  # prepared (migrated) before serving
     finally:
         server.send_signal(signal.SIGTERM)
         await asyncio.wait_for(server.wait(), timeout=10)
     assert server.returncode == 0
+
+
+async def table_names(url: str) -> list[str]:
+    db = Database(url)
+    async with db.engine.connect() as connection:
+        names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    await db.dispose()
+    return names

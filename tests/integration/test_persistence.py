@@ -24,6 +24,7 @@ from storage.persistence import (
     decode_conversation_key,
     encode_conversation_key,
 )
+from tests.conftest import database_url
 
 TOKEN = "123456:PERSISTENCE-TEST"
 ASK_NAME, ASK_PLACE = 1, 2
@@ -93,18 +94,14 @@ async def stop_bot(application: Application) -> None:
     await application.shutdown()
 
 
-def database_at(path: Path) -> Database:
-    return Database(f"sqlite+aiosqlite:///{path}")
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return database_url(tmp_path, "state")
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "state.sqlite3"
-
-
-@pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = database_at(db_path)
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
     await database.migrate()
     yield database
     await database.dispose()
@@ -120,7 +117,7 @@ async def api() -> AsyncIterator[LocalBotApi]:
 
 
 async def test_a_restarted_bot_continues_the_conversation_with_the_users_data_intact(
-    api: LocalBotApi, db: Database, db_path: Path, clock: FakeClock
+    api: LocalBotApi, db: Database, db_url: str, clock: FakeClock
 ) -> None:
     resident = api.user("王女士")
     first = await start_bot(api, db, clock)
@@ -131,7 +128,7 @@ async def test_a_restarted_bot_continues_the_conversation_with_the_users_data_in
     await stop_bot(first)
 
     # A new process: its own database engine, persistence and Application on the same file.
-    other_process_db = database_at(db_path)
+    other_process_db = Database(db_url)
     second = await start_bot(api, other_process_db, clock)
     try:
         await resident.send("城关派出所")
@@ -145,7 +142,7 @@ async def test_a_restarted_bot_continues_the_conversation_with_the_users_data_in
 
 
 async def test_each_step_is_in_the_database_as_soon_as_it_is_handled_not_only_at_shutdown(
-    api: LocalBotApi, db: Database, db_path: Path, clock: FakeClock
+    api: LocalBotApi, db: Database, db_url: str, clock: FakeClock
 ) -> None:
     resident = api.user("李先生")
     application = await start_bot(api, db, clock)
@@ -157,7 +154,7 @@ async def test_each_step_is_in_the_database_as_soon_as_it_is_handled_not_only_at
         await application.update_queue.join()  # the update and everything after it are done
 
         # Read by another process while this one still runs (a crash now would lose nothing).
-        reader_db = database_at(db_path)
+        reader_db = Database(db_url)
         reader = DatabasePersistence(reader_db)
         conversations = await reader.get_conversations("probe")
         user_data = await reader.get_user_data()

@@ -12,6 +12,7 @@ import pytest
 
 from bot.cli import main
 from bot.settings import ConfigError, load_settings
+from tests.conftest import database_url
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_CORPUS = REPO.parent / "shared" / "corpus" / "dev.jsonl"
@@ -74,7 +75,7 @@ def test_run_without_a_token_explains_how_to_get_one(capsys: pytest.CaptureFixtu
 
 
 def test_invite_prints_a_code_and_how_to_use_it(tmp_path: Path, capsys, monkeypatch) -> None:
-    monkeypatch.setenv("OPENDOOR_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("OPENDOOR_DATABASE__URL", database_url(tmp_path, "cli", migrated=False))
     assert main(["invite", "--department", "petition", "--expires", "3d"]) == 0
     out = capsys.readouterr()
     code = out.out.strip()
@@ -83,7 +84,7 @@ def test_invite_prints_a_code_and_how_to_use_it(tmp_path: Path, capsys, monkeypa
 
 
 def test_invite_for_an_unknown_department_lists_the_known_ones(tmp_path: Path, capsys, monkeypatch) -> None:
-    monkeypatch.setenv("OPENDOOR_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("OPENDOOR_DATABASE__URL", database_url(tmp_path, "cli", migrated=False))
     assert main(["invite", "--department", "traffic"]) == 2
     assert "petition" in capsys.readouterr().err
 
@@ -118,7 +119,7 @@ def test_eval_classifier_measures_the_dev_corpus() -> None:
 
 
 def test_a_revoked_invite_code_can_no_longer_register_anyone(tmp_path: Path, capsys, monkeypatch) -> None:
-    monkeypatch.setenv("OPENDOOR_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("OPENDOOR_DATABASE__URL", database_url(tmp_path, "cli", migrated=False))
     main(["invite", "--department", "petition"])
     code = capsys.readouterr().out.strip()
     assert main(["invite", "--revoke", code]) == 0
@@ -127,14 +128,14 @@ def test_a_revoked_invite_code_can_no_longer_register_anyone(tmp_path: Path, cap
 
 
 def test_officers_are_listed_and_deactivated_by_id(tmp_path: Path, capsys, monkeypatch) -> None:
-    monkeypatch.setenv("OPENDOOR_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("OPENDOOR_DATABASE__URL", database_url(tmp_path, "cli", migrated=False))
     assert main(["officer", "--deactivate", "99"]) == 2
     assert "no officer with id 99" in capsys.readouterr().err
     assert main(["officer", "--list"]) == 0
 
 
 def test_health_reports_the_database_the_backlog_and_the_calendar_gap(tmp_path: Path, capsys, monkeypatch) -> None:
-    monkeypatch.setenv("OPENDOOR_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("OPENDOOR_DATABASE__URL", database_url(tmp_path, "cli", migrated=False))
     assert main(["health"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] and report["database"] == "ok"

@@ -1,11 +1,10 @@
-"""Services on a real SQLite database: numbering, routing, reminders that survive restarts."""
+"""Services on a real database: numbering, routing, reminders that survive restarts."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import inspect
 
 from bot.assembly import build_runtime, prepare_storage
 from domain.clock import FakeClock
@@ -16,7 +15,6 @@ from services.officers import RegistrationRefused, create_invite, register_offic
 from services.runtime import Runtime
 from services.tasks import TaskRefused, close_ticket, sign_for
 from services.timeline import ticket_timeline
-from storage.database import Database
 from tests.conftest import MONDAY_MORNING
 
 PETITION_TEXT = "报案三个月了派出所一直有案不立，也没有给我报警回执。"
@@ -190,19 +188,6 @@ async def test_a_year_outside_the_official_calendar_warns_and_still_gives_deadli
     assert "2027" in caplog.text and "config.toml" in caplog.text
     # Monday 1 March 2027 + 15 working days (weekends only) = Monday 22 March, 18:00 Shanghai.
     assert rt.local(accepted.deadline_at).strftime("%Y-%m-%d %H:%M") == "2027-03-22 18:00"
-
-
-async def test_migrations_build_the_schema_from_empty_and_take_it_down_again(tmp_path) -> None:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
-    await db.migrate()
-    async with db.engine.connect() as connection:
-        tables = set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
-    assert {"departments", "officers", "residents", "tickets", "ticket_events", "outbox", "reminders"} <= tables
-    await db.downgrade("base")
-    async with db.engine.connect() as connection:
-        remaining = set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
-    assert remaining <= {"alembic_version"}
-    await db.dispose()
 
 
 async def test_after_a_long_outage_every_due_reminder_fires_in_one_sweep(runtime: Runtime, clock: FakeClock, monkeypatch) -> None:
