@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,12 +43,36 @@ def _tune_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-
     cursor.close()
 
 
+def _async_url(url: str) -> URL:
+    """The URL with an asyncio driver: a plain ``postgresql://`` (as libpq and psql write it) means asyncpg."""
+    parsed = make_url(url)
+    drivers = {"postgresql": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+    return parsed.set(drivername=drivers.get(parsed.drivername, parsed.drivername))
+
+
+def _pool_options(url: URL) -> dict[str, Any]:
+    if url.get_backend_name() != "postgresql":
+        return {}
+    return {
+        # Each process keeps a few server connections and borrows up to ten more in a burst; the
+        # server's max_connections must cover pool_size + max_overflow for every process.
+        "pool_size": 5,
+        "max_overflow": 10,
+        # A connection is tested before use, so a restarted server costs a reconnect, not a failed update.
+        "pool_pre_ping": True,
+        "connect_args": {"server_settings": {"application_name": "opendoor"}},
+    }
+
+
 class Database:
+    """SQLite (the default, one process) or PostgreSQL (asyncpg; several processes), chosen by the URL."""
+
     def __init__(self, url: str, *, echo: bool = False) -> None:
         if url.startswith("sqlite") and ":memory:" not in url:
             Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(url, echo=echo)
+        driver_url = _async_url(url)
+        self.engine: AsyncEngine = create_async_engine(driver_url, echo=echo, **_pool_options(driver_url))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
