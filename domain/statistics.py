@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
 from domain.calendar import WorkingCalendar
@@ -181,31 +181,105 @@ def percentile(values: Iterable[int], fraction: float) -> int | None:
     return ordered[max(math.ceil(fraction * len(ordered)), 1) - 1]
 
 
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """What one ticket adds to a period's figures (the definitions above, decided once per ticket)."""
+
+    received: bool = False
+    closed: bool = False
+    days: int | None = None
+    rated: bool = False
+    satisfied: bool = False
+    due: bool = False
+    on_time: bool = False
+
+
+NOTHING = Contribution()
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFacts:
+    """A ticket's standing against one period as plain comparisons, before any rule is applied.
+
+    Computed per ticket by `Assessor.facts`, or for many identical tickets at once by the database
+    (storage's figure groups), so the rules in `Assessor.contribution` are written once.
+    """
+
+    void: bool
+    received_in_period: bool
+    received_day: date | None  # local day of receipt
+    closed_day: date | None  # local day of closing; None while open
+    survey_result: str | None
+    due_in_period: bool  # the deadline falls in the period
+    deadline_passed: bool  # the deadline is at or before now
+    closed_on_time: bool  # closed at or before the deadline
+
+
+class Assessor:
+    """Decides each ticket's Contribution to one period's figures."""
+
+    def __init__(self, period: Period, now: datetime, calendar: WorkingCalendar, tz: tzinfo) -> None:
+        # In UTC, like the moments the database returns: comparing datetimes of one tzinfo is the fast path.
+        self.start, self.end = period.start.astimezone(UTC), period.end.astimezone(UTC)
+        self.now, self.calendar, self.tz = now.astimezone(UTC), calendar, tz
+
+    def facts(self, ticket: TicketRecord) -> TicketFacts:
+        closed_at = ticket.closed_at
+        return TicketFacts(
+            void=ticket.state == VOID,
+            received_in_period=self.start <= ticket.received_at < self.end,
+            received_day=ticket.received_at.astimezone(self.tz).date(),
+            closed_day=None if closed_at is None else closed_at.astimezone(self.tz).date(),
+            survey_result=ticket.survey_result,
+            due_in_period=self.start <= ticket.deadline_at < self.end,
+            deadline_passed=ticket.deadline_at <= self.now,
+            closed_on_time=closed_at is not None and closed_at <= ticket.deadline_at,
+        )
+
+    def assess(self, ticket: TicketRecord) -> Contribution:
+        return self.contribution(self.facts(ticket))
+
+    def contribution(self, facts: TicketFacts) -> Contribution:
+        """The definitions at the top of this section, applied to one ticket's facts."""
+        if facts.void:
+            return NOTHING
+        closed = facts.closed_day is not None
+        received = facts.received_in_period
+        days = None
+        rated = satisfied = False
+        if received and closed:
+            days = _working_days(self.calendar, facts.received_day, facts.closed_day)
+            rated = facts.survey_result in RATED_ANSWERS
+            satisfied = facts.survey_result in SATISFIED_ANSWERS
+        due = facts.due_in_period and (closed or facts.deadline_passed)
+        if not (received or due):
+            return NOTHING
+        return Contribution(received, received and closed, days, rated, satisfied, due, due and facts.closed_on_time)
+
+
 class Tally:
     """Counts tickets one at a time, so a year of them never has to be in memory at once."""
 
     def __init__(self, period: Period, now: datetime, calendar: WorkingCalendar, tz: tzinfo) -> None:
-        self.period, self.now, self.calendar, self.tz = period, now, calendar, tz
+        self.assessor = Assessor(period, now, calendar, tz)
         self.received = self.closed = self.due = self.on_time = self.rated = self.satisfied = 0
         self.days: list[int] = []
 
     def add(self, ticket: TicketRecord) -> None:
-        if ticket.state == VOID:
+        self.count(self.assessor.assess(ticket))
+
+    def count(self, part: Contribution, tickets: int = 1) -> None:
+        """Adds `tickets` tickets already assessed alike (assessed once, however many groupings count them)."""
+        if part is NOTHING:
             return
-        period, closed_at = self.period, ticket.closed_at
-        if period.holds(ticket.received_at):
-            self.received += 1
-            if closed_at is not None:
-                self.closed += 1
-                self.days.append(
-                    _working_days(self.calendar, ticket.received_at.astimezone(self.tz).date(), closed_at.astimezone(self.tz).date())
-                )
-                if ticket.survey_result in RATED_ANSWERS:
-                    self.rated += 1
-                    self.satisfied += ticket.survey_result in SATISFIED_ANSWERS
-        if period.holds(ticket.deadline_at) and (closed_at is not None or ticket.deadline_at <= self.now):
-            self.due += 1
-            self.on_time += closed_at is not None and closed_at <= ticket.deadline_at
+        self.received += part.received * tickets
+        self.closed += part.closed * tickets
+        if part.days is not None:
+            self.days.extend([part.days] * tickets)
+        self.rated += part.rated * tickets
+        self.satisfied += part.satisfied * tickets
+        self.due += part.due * tickets
+        self.on_time += part.on_time * tickets
 
     def result(self) -> Figures:
         return Figures(self.received, self.closed, self.due, self.on_time, self.rated, self.satisfied, tuple(self.days))
@@ -218,15 +292,23 @@ class GroupedTally:
         self, key: Callable[[TicketRecord], str | None], period: Period, now: datetime, calendar: WorkingCalendar, tz: tzinfo
     ) -> None:
         self.key, self.period, self.now, self.calendar, self.tz = key, period, now, calendar, tz
+        self.assessor = Assessor(period, now, calendar, tz)
         self.groups: dict[str, Tally] = {}
 
     def add(self, ticket: TicketRecord) -> None:
-        name = self.key(ticket)
-        if name is None:
+        self.count(ticket, self.assessor.assess(ticket))
+
+    def count(self, ticket: TicketRecord, part: Contribution, tickets: int = 1) -> None:
+        if part is NOTHING:
+            return
+        self.count_in(self.key(ticket), part, tickets)
+
+    def count_in(self, name: str | None, part: Contribution, tickets: int = 1) -> None:
+        if part is NOTHING or name is None:
             return
         if name not in self.groups:
             self.groups[name] = Tally(self.period, self.now, self.calendar, self.tz)
-        self.groups[name].add(ticket)
+        self.groups[name].count(part, tickets)
 
     def result(self) -> dict[str, Figures]:
         return {name: tally.result() for name, tally in sorted(self.groups.items())}

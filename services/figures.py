@@ -7,6 +7,7 @@ for a period and a reader's scope.
 from __future__ import annotations
 
 import asyncio
+from datetime import date, timedelta
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -15,13 +16,14 @@ from pathlib import Path
 from domain.permissions import Role
 from domain.statistics import (
     AppraisalRecord,
+    Assessor,
     Figures,
     GroupedTally,
     Period,
     PeriodError,
     RankedUnit,
     Tally,
-    TicketRecord,
+    TicketFacts,
     appraisal_satisfaction,
     period_of,
     rank_units,
@@ -95,26 +97,34 @@ async def supervising_reader(rt: Runtime, telegram_user_id: int) -> Reader:
     return Reader(officer, scope_of(rt, officer))
 
 
+# The groupings of the figures, in the order storage's figure groups name them.
+GROUPINGS = ("department", "category", "source", "unit")
+
+
+def _day(value: date | str | None) -> date | None:
+    """A day as the database gives it back (SQLite: ISO text)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
 async def period_figures(rt: Runtime, period: Period, scope: TicketScope) -> PeriodFigures:
     """Every figure of the period for the tickets in `scope`, counted chunk by chunk (memory stays flat)."""
     now, calendar, tz = rt.now(), rt.calendar, rt.hours.tz
     total = Tally(period, now, calendar, tz)
-    groups = {
-        name: GroupedTally(key, period, now, calendar, tz)
-        for name, key in (
-            ("department", lambda t: t.department),
-            ("category", lambda t: t.category),
-            ("source", lambda t: t.source),
-            ("unit", lambda t: t.unit),
-        )
-    }
+    groups = {name: GroupedTally(lambda _: None, period, now, calendar, tz) for name in GROUPINGS}
+    assessor = Assessor(period, now, calendar, tz)
+    offset = period.start.utcoffset() or timedelta(0)
     async with rt.db.unit_of_work() as uow:
-        async for rows in uow.tickets.figure_chunks(period.start, period.end, scope):
-            for row in rows:
-                ticket = TicketRecord(*row[1:])
-                total.add(ticket)
-                for tally in groups.values():
-                    tally.add(ticket)
+        async for row in uow.tickets.figure_groups(period.start, period.end, now, offset, scope):
+            *names, void, received_in, received_day, closed_day, survey, due_in, passed, on_time, tickets = row
+            facts = TicketFacts(
+                void=bool(void), received_in_period=bool(received_in), received_day=_day(received_day),
+                closed_day=_day(closed_day), survey_result=survey, due_in_period=bool(due_in),
+                deadline_passed=bool(passed), closed_on_time=bool(on_time),
+            )
+            part = assessor.contribution(facts)
+            total.count(part, tickets)
+            for name, tally in zip(names, groups.values()):
+                tally.count_in(name, part, tickets)
         ratings = await uow.appraisals.ratings_between(period.start, period.end)
     appraisals = [AppraisalRecord(unit, rating, at) for unit, rating, at in ratings]
     by_unit = groups["unit"].result()

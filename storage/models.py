@@ -73,6 +73,12 @@ class InviteRow(SQLModel, table=True):
 
 class TicketRow(SQLModel, table=True):
     __tablename__ = "tickets"
+    # The figures, the dashboard and the ledger select by these moments (a million tickets, ≤ 500 ms a page).
+    __table_args__ = (
+        Index("ix_tickets_received_at", "received_at"),
+        Index("ix_tickets_deadline_at", "deadline_at"),
+        Index("ix_tickets_closed_at", "closed_at"),
+    )
     id: Optional[int] = Field(default=None, primary_key=True)
     number: str = Field(unique=True, max_length=32)
     source: str = Field(max_length=20)
@@ -239,6 +245,7 @@ class AppraisalRow(SQLModel, table=True):
     """开门评警: a resident's rating of a unit, with optional scores and comment."""
 
     __tablename__ = "appraisals"
+    __table_args__ = (Index("ix_appraisals_created_at", "created_at"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     resident_id: int = Field(foreign_key="residents.id", index=True)
     unit_code: str = Field(max_length=40, index=True)
