@@ -117,6 +117,7 @@ class WebSettings(Section):
     max_failed_logins: int = Field(default=5, ge=1)
     lockout_minutes: int = Field(default=15, ge=1)
     page_size: int = Field(default=30, ge=5, le=500)
+    figures_cache_seconds: int = Field(default=60, ge=0)
 
 
 class SurveySettings(Section):

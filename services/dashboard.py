@@ -18,11 +18,13 @@ from services.figures import PeriodFigures, department_name, period_figures, uni
 from services.runtime import Runtime
 from services.web_accounts import Viewer
 from storage.models import AppraisalRow, TicketRow
-from storage.repositories import TicketFilter
+from storage.repositories import TicketFilter, TicketScope
 
 TREND_DAYS = 14
 OVERDUE_SHOWN = 20
 EXCERPT = 60
+# Lists count matches up to this many and then say "10000+": an exact count of a million rows is a full scan.
+COUNT_UP_TO = 10_000
 # The ticket list's state filter: one state, or these groups.
 STATE_GROUPS = {"open": tuple(OPEN_STATES), "overdue": tuple(OPEN_STATES)}
 
@@ -119,13 +121,41 @@ class AppraisalPage:
     pages: int
 
 
+class FiguresCache:
+    """A period's figures per scope, kept `seconds` (config.toml [web] figures_cache_seconds) after counting.
+
+    Counting a month of a big bureau takes about a second; supervisors click between pages far more
+    often than the figures change in a way that matters within a minute.
+    """
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+        self._kept: dict[tuple[str, datetime, TicketScope], tuple[datetime, PeriodFigures]] = {}
+
+    async def figures(self, rt: Runtime, period: Period, scope: TicketScope) -> PeriodFigures:
+        now, key = rt.now(), (period.label, period.start, scope)
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        found = await period_figures(rt, period, scope)
+        self._kept = {k: v for k, v in self._kept.items() if v[0] > now}
+        self._kept[key] = (now + timedelta(seconds=self.seconds), found)
+        return found
+
+
+def shown(count: int) -> str:
+    """A capped count as a list shows it."""
+    return f"{COUNT_UP_TO}+" if count >= COUNT_UP_TO else str(count)
+
+
 class Dashboard:
     """The dashboard's questions, answered in `viewer`'s scope and locale."""
 
-    def __init__(self, rt: Runtime, viewer: Viewer, locale: str) -> None:
+    def __init__(self, rt: Runtime, viewer: Viewer, locale: str, cache: FiguresCache | None = None) -> None:
         self.rt = rt
         self.viewer = viewer
         self.locale = locale
+        self.cache = cache or FiguresCache(0)
 
     def period(self, spec: str) -> Period:
         """The period `spec` names, this month when it names none."""
@@ -135,20 +165,19 @@ class Dashboard:
             return period_of("month", self.rt.now(), self.rt.hours.tz)
 
     async def figures(self, spec: str) -> PeriodFigures:
-        return await period_figures(self.rt, self.period(spec), self.viewer.scope)
+        return await self.cache.figures(self.rt, self.period(spec), self.viewer.scope)
 
     async def overview(self, spec: str) -> Overview:
         period = self.period(spec)
-        figures = await period_figures(self.rt, period, self.viewer.scope) if self.viewer.sees_figures else None
+        figures = await self.cache.figures(self.rt, period, self.viewer.scope) if self.viewer.sees_figures else None
         overdue = TicketFilter(states=tuple(OPEN_STATES), overdue_at=self.rt.now())
         scope = self.viewer.scope
         async with self.rt.db.unit_of_work() as uow:
-            open_count = await uow.tickets.count_matching(TicketFilter(states=tuple(OPEN_STATES)), scope)
-            overdue_count = await uow.tickets.count_matching(overdue, scope)
-            rows = await uow.tickets.search(overdue, scope, offset=0, limit=OVERDUE_SHOWN)
-        # Most overdue first: the ones a supervisor must chase today.
-        lines = sorted((self._line(row) for row in rows), key=lambda line: line.deadline_at)
-        return Overview(period, figures, open_count, overdue_count, lines)
+            open_count = await uow.tickets.count_matching(TicketFilter(states=tuple(OPEN_STATES)), scope, up_to=COUNT_UP_TO)
+            overdue_count = await uow.tickets.count_matching(overdue, scope, up_to=COUNT_UP_TO)
+            # Most overdue first: the ones a supervisor must chase today.
+            rows = await uow.tickets.search(overdue, scope, offset=0, limit=OVERDUE_SHOWN, most_overdue_first=True)
+        return Overview(period, figures, open_count, overdue_count, [self._line(row) for row in rows])
 
     async def trend_png(self, days: int = TREND_DAYS) -> bytes:
         """Tickets received and closed per local day, the last `days` days up to today, as a PNG chart."""
@@ -212,10 +241,12 @@ class Dashboard:
             overdue_at=self.rt.now() if query.state == "overdue" else None,
         )
         async with self.rt.db.unit_of_work() as uow:
-            total = await uow.tickets.count_matching(found, self.viewer.scope)
+            total = await uow.tickets.count_matching(found, self.viewer.scope, up_to=COUNT_UP_TO)
             pages = max(1, -(-total // size))
             page = min(query.page, pages)
-            rows = await uow.tickets.search(found, self.viewer.scope, offset=(page - 1) * size, limit=size)
+            rows = await uow.tickets.search(
+                found, self.viewer.scope, offset=(page - 1) * size, limit=size, most_overdue_first=query.state == "overdue"
+            )
         return TicketPage(query, [self._line(row) for row in rows], total, page, pages)
 
     async def ticket(self, number: str) -> TicketDetail:

@@ -321,14 +321,23 @@ class TicketRepository(_Repository):
             yield rows
             after = rows[-1][0]
 
-    async def search(self, found: TicketFilter, scope: TicketScope, *, offset: int, limit: int) -> Sequence[TicketRow]:
-        """A page of the tickets matching `found` in `scope`, newest first."""
+    async def search(
+        self, found: TicketFilter, scope: TicketScope, *, offset: int, limit: int, most_overdue_first: bool = False
+    ) -> Sequence[TicketRow]:
+        """A page of the tickets matching `found` in `scope`: newest first, or earliest deadline first."""
         query = scope.narrow(found.narrow(select(TicketRow)))
-        query = query.order_by(col(TicketRow.received_at).desc(), col(TicketRow.id).desc()).offset(offset).limit(limit)
-        return (await self.session.exec(query)).all()
+        order = (
+            (col(TicketRow.deadline_at), col(TicketRow.id)) if most_overdue_first
+            else (col(TicketRow.received_at).desc(), col(TicketRow.id).desc())
+        )
+        return (await self.session.exec(query.order_by(*order).offset(offset).limit(limit))).all()
 
-    async def count_matching(self, found: TicketFilter, scope: TicketScope) -> int:
-        return (await self.session.exec(scope.narrow(found.narrow(select(func.count()).select_from(TicketRow))))).one()
+    async def count_matching(self, found: TicketFilter, scope: TicketScope, *, up_to: int | None = None) -> int:
+        """How many tickets match; with `up_to`, counting stops there (a list says "10,000+", not a full scan)."""
+        if up_to is None:
+            return (await self.session.exec(scope.narrow(found.narrow(select(func.count()).select_from(TicketRow))))).one()
+        matching = scope.narrow(found.narrow(select(TicketRow.id))).limit(up_to).subquery()
+        return (await self.session.exec(select(func.count()).select_from(matching))).one()
 
     async def in_scope(self, number: str, scope: TicketScope) -> TicketRow | None:
         """The ticket numbered `number` if `scope` may see it."""

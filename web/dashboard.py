@@ -22,7 +22,7 @@ from aiohttp import web
 from domain.classifier import CATEGORIES
 from domain.statistics import period_of
 from domain.tickets import TicketState
-from services.dashboard import STATE_GROUPS, Dashboard, NotVisible
+from services.dashboard import STATE_GROUPS, Dashboard, FiguresCache, NotVisible, shown
 from services.figures import department_name, percent, unit_name
 from services.ledger import LedgerIncomplete, export_ledger
 from services.runtime import Runtime
@@ -34,6 +34,7 @@ SESSION_COOKIE = "opendoor_session"
 LOGIN_CSRF_COOKIE = "opendoor_login_csrf"
 LANG_COOKIE = "opendoor_lang"
 LOCALES = ("zh", "en")
+FIGURES = web.AppKey("dashboard_figures", FiguresCache)
 MONTHS_OFFERED = 12
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -86,7 +87,7 @@ def _render(request: web.Request, template: str, viewer: Viewer | None, *, statu
 
     values.setdefault("page", None)
     html = _templates.get_template(template).render(
-        t=_texts(request), viewer=viewer, locale=locale, path=request.path_qs, local=local, percent=percent,
+        t=_texts(request), viewer=viewer, locale=locale, path=request.path_qs, local=local, percent=percent, shown=shown,
         department_name=lambda code: department_name(rt, locale, code), unit_name=lambda code: unit_name(rt, locale, code),
         **values,
     )
@@ -116,6 +117,10 @@ def _signed_in(page: PageHandler, *, figures: bool = False) -> Handler:
         return await page(request, viewer)
 
     return handler
+
+
+def _board(request: web.Request, viewer: Viewer) -> Dashboard:
+    return Dashboard(_rt(request), viewer, _locale(request), request.app[FIGURES])
 
 
 def _safe_next(target: str | None) -> str:
@@ -194,7 +199,7 @@ def _periods(rt: Runtime) -> list[str]:
 
 
 async def overview(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    board = Dashboard(_rt(request), viewer, _locale(request))
+    board = _board(request, viewer)
     spec = request.query.get("period", "month")
     found = await board.overview(spec)
     department_rows = [
@@ -208,13 +213,13 @@ async def overview(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 
 async def trend_chart(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    png = await Dashboard(_rt(request), viewer, _locale(request)).trend_png()
+    png = await _board(request, viewer).trend_png()
     return web.Response(body=png, content_type="image/png")
 
 
 async def tickets(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     rt = _rt(request)
-    board = Dashboard(rt, viewer, _locale(request))
+    board = _board(request, viewer)
     query = board.parse_tickets(dict(request.query))
     found = await board.tickets(query)
     filters = {
@@ -233,7 +238,7 @@ async def tickets(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 
 async def ticket(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    board = Dashboard(_rt(request), viewer, _locale(request))
+    board = _board(request, viewer)
     try:
         detail = await board.ticket(request.match_info["number"])
     except NotVisible:
@@ -242,7 +247,7 @@ async def ticket(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 
 async def ranking(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    board = Dashboard(_rt(request), viewer, _locale(request))
+    board = _board(request, viewer)
     spec = request.query.get("period", "month")
     found = await board.figures(spec)
     return _render(request, "ranking.html", viewer, page="ranking", found=found, spec=spec, periods=_periods(_rt(request)))
@@ -250,7 +255,7 @@ async def ranking(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 
 async def appraisals(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     rt = _rt(request)
-    board = Dashboard(rt, viewer, _locale(request))
+    board = _board(request, viewer)
     spec, unit = request.query.get("period", "month"), request.query.get("unit", "")
     try:
         page = int(request.query.get("page", "1"))
@@ -273,7 +278,7 @@ async def ledger_page(request: web.Request, viewer: Viewer) -> web.StreamRespons
 
 async def ledger_download(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     rt = _rt(request)
-    board = Dashboard(rt, viewer, _locale(request))
+    board = _board(request, viewer)
     period = board.period(request.query.get("period", "month"))
     fmt = "csv" if request.query.get("format") == "csv" else "xlsx"
     # Spooled: a month stays in memory, a year goes to a temporary file instead of filling memory.
@@ -311,6 +316,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    app[FIGURES] = FiguresCache(app[RUNTIME].settings.web.figures_cache_seconds)
     app.middlewares.append(security_headers)
     router = app.router
     router.add_get("/", home)
