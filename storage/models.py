@@ -282,3 +282,24 @@ class WebSessionRow(SQLModel, table=True):
     csrf_token: str = Field(max_length=64)
     created_at: datetime = _moment()
     expires_at: datetime = _moment()
+
+
+class ProcessedUpdateRow(SQLModel, table=True):
+    """A Telegram update a worker took on, recorded before handling it, so that a second delivery
+    (to this worker or another) is recognised and skipped. Unfinished claims of a dead worker expire."""
+
+    __tablename__ = "processed_updates"
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    worker: str = Field(max_length=120)
+    claimed_at: datetime = _moment(index=True)
+    handled_at: Optional[datetime] = _moment(default=None, nullable=True)
+
+
+class LeaderLeaseRow(SQLModel, table=True):
+    """Which process leads (runs the scheduler and the outbox dispatcher) until when, on databases
+    without advisory locks (SQLite). The leader renews it; anyone may take it once it has expired."""
+
+    __tablename__ = "leader_lease"
+    name: str = Field(primary_key=True, max_length=40)
+    holder: str = Field(max_length=120)
+    expires_at: datetime = _moment()
