@@ -23,6 +23,7 @@ from telegram.ext import (
 from bot.context import BotContext
 from handlers.start import MENU_APPRAISE
 from services.appraisal import RATINGS, SCORE_ASPECTS, SCORE_RANGE, Appraisal, UnknownUnit, submit_appraisal, unit_name, units
+from storage.persistence import SharedConversationHandler
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ async def on_timeout(update: Update, context: BotContext) -> None:
 def build(timeout_minutes: float | None = None) -> ConversationHandler:
     """The appraisal conversation; persistent, so a restart resumes it (its timeout is not persisted)."""
     private = filters.ChatType.PRIVATE
-    return ConversationHandler(
+    return SharedConversationHandler(
         name="appraisal",
         persistent=True,
         entry_points=[

@@ -35,6 +35,7 @@ from domain.tickets import TicketKind
 from handlers.guards import tools
 from handlers.start import MENU_HOTLINE
 from services.hotline import Attachment, Submission, TextTooLong, add_to_ticket, find_duplicate, submit_ticket
+from storage.persistence import SharedConversationHandler
 
 log = logging.getLogger(__name__)
 
@@ -458,7 +459,7 @@ def build(timeout_minutes: float | None = None) -> ConversationHandler:
         CallbackQueryHandler(on_toggle_anonymous, pattern="^hotline:anonymous$"),
         CallbackQueryHandler(on_ask_phone, pattern="^hotline:phone$"),
     ]
-    return ConversationHandler(
+    return SharedConversationHandler(
         name="hotline",
         persistent=True,
         entry_points=[

@@ -26,6 +26,7 @@ from services.tasks import (
     sign_for,
     void_ticket,
 )
+from storage.persistence import SharedConversationHandler
 
 WORK = "task_work"  # user_data: {"ticket_id", "action", "days"}; JSON-safe so it survives restarts
 EXTENSION_DAY_CHOICES = (1, 2, 3, 5, 10, 15)
@@ -220,7 +221,7 @@ def build() -> ConversationHandler:
     def typed(callback) -> list:  # type: ignore[no-untyped-def]
         return [MessageHandler(private_text, callback), MessageHandler(not_text, on_not_text)]
 
-    return ConversationHandler(
+    return SharedConversationHandler(
         name="task_card",
         entry_points=[CallbackQueryHandler(on_task_button, pattern="^task:")],
         states={
@@ -235,4 +236,7 @@ def build() -> ConversationHandler:
         fallbacks=[CommandHandler("cancel", cmd_cancel)],
         allow_reentry=True,
         per_chat=False,
+        # Kept in the database, so an officer who pressed a button in one worker (or before a
+        # restart) can type the reply into another.
+        persistent=True,
     )

@@ -28,25 +28,36 @@ nothing, build the application with `WriteThroughUpdates`, which runs it right a
 Several processes on one database. Each key is its own row and is written only when its value
 changed, so processes serving different people never overwrite each other. ``user_data`` and
 ``chat_data`` are re-read from the database before every update (`refresh_user_data`), and taken
-over when another process changed them since this one last read or wrote them. Conversation
-states are read once, at start-up (PTB offers no hook to re-read them), so a conversation moves
-between processes across a restart, but two processes must not serve the *same* chat at the
-same time: Telegram allows a single long-polling consumer anyway, and webhooks behind a balancer
-must route by chat.
+over when another process changed them since this one last read or wrote them. PTB reads
+conversation states only at start-up, so `WriteThroughUpdates` re-reads the states of each
+update's conversations before handling it: behind a load balancer, a conversation begun in one
+worker goes on in whichever worker gets the next update. A conversation's timeout still runs in
+the process that set it; `SharedConversationHandler` lets it pass when the conversation has moved
+on in another process since. Two processes must not handle updates of the *same* chat at the very
+same moment (Telegram sends a chat's updates one after another).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Coroutine, Mapping
+import logging
+from collections.abc import Coroutine, Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
-from telegram.ext import Application, BasePersistence, PersistenceInput, SimpleUpdateProcessor
+from telegram.ext import (
+    Application,
+    BasePersistence,
+    CallbackContext,
+    ConversationHandler,
+    PersistenceInput,
+    SimpleUpdateProcessor,
+)
 
 from domain.clock import Clock, SystemClock
 from storage.database import Database
@@ -54,6 +65,8 @@ from storage.models import BotStateRow
 
 if TYPE_CHECKING:  # PTB's own aliases, from a private module: used for annotations only
     from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
+
+log = logging.getLogger(__name__)
 
 Data = dict[str, Any]
 
@@ -79,6 +92,14 @@ class BotStateRepository:
 
     async def get(self, namespace: str, key: str) -> BotStateRow | None:
         return await self.session.get(BotStateRow, (namespace, key))
+
+    async def rows(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], BotStateRow]:
+        """The rows of these (namespace, key) pairs that exist, in one query."""
+        wanted = list(pairs)
+        if not wanted:
+            return {}
+        query = select(BotStateRow).where(tuple_(col(BotStateRow.namespace), col(BotStateRow.key)).in_(wanted))
+        return {(row.namespace, row.key): row for row in (await self.session.exec(query)).all()}
 
     async def put(self, namespace: str, key: str, value: Any, now: Any) -> None:
         """Inserts or replaces the row in one statement, so two processes cannot both insert it."""
@@ -138,6 +159,9 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         # The JSON of each user_data/chat_data row as this process last read or wrote it: a row
         # that differs was changed by another process; data equal to it need not be written again.
         self._synced: dict[tuple[str, str], str] = {}
+        # Each conversation row as this process last wrote it (state, updated_at): a conversation
+        # whose row differs has moved on in another process since.
+        self._written: dict[tuple[str, str], tuple[Any, datetime]] = {}
 
     # --- loading at start-up ---------------------------------------------------------------
 
@@ -169,7 +193,36 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
             raise NotJsonSerialisable(f"state {new_state!r} of conversation {name!r} must be a str or an int")
         # An IntEnum state is stored as its number; it compares and hashes equal to the member,
         # so the ConversationHandler finds its handlers again after a restart.
-        await self._write(namespace, row_key, json.loads(json.dumps(new_state)))
+        value = json.loads(json.dumps(new_state))
+        self._written[(namespace, row_key)] = (value, await self._write(namespace, row_key, value))
+
+    # --- conversations that move between processes ------------------------------------------
+
+    async def changed_elsewhere(
+        self, wanted: Iterable[tuple[str, ConversationKey]]
+    ) -> dict[tuple[str, ConversationKey], object | None]:
+        """Of these (conversation name, key) pairs, those another process changed or ended since this
+        one last wrote them, with the state the database holds now (None: ended).
+
+        What this process wrote itself is never taken back from the database: its own newer state
+        (say, a timeout's END not yet written) stays.
+        """
+        rows_for = {(CONVERSATION_PREFIX + name, encode_conversation_key(key)): (name, key) for name, key in wanted}
+        async with self._db.unit_of_work() as uow:
+            rows = await BotStateRepository(uow.session).rows(rows_for)
+        changed: dict[tuple[str, ConversationKey], object | None] = {}
+        for row_key, pair in rows_for.items():
+            row = rows.get(row_key)
+            if _as_written(row) != self._written.get(row_key):
+                changed[pair] = None if row is None else row.value
+        return changed
+
+    async def moved_on_elsewhere(self, name: str, key: ConversationKey) -> bool:
+        """True when another process changed or ended the conversation since this one last wrote it."""
+        namespace, row_key = CONVERSATION_PREFIX + name, encode_conversation_key(key)
+        async with self._db.unit_of_work() as uow:
+            row = await BotStateRepository(uow.session).get(namespace, row_key)
+        return _as_written(row) != self._written.get((namespace, row_key))
 
     async def update_user_data(self, user_id: int, data: Data) -> None:
         await self._write_if_changed(USER_DATA, str(user_id), data, f"user_data of user {user_id}")
@@ -237,22 +290,32 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         else:
             self._synced.pop((namespace, key), None)
 
-    async def _write(self, namespace: str, key: str, value: Any) -> None:
+    async def _write(self, namespace: str, key: str, value: Any) -> datetime:
+        """Writes the row; returns its updated_at."""
+        now = self._clock.now()
         async with self._db.unit_of_work() as uow:
-            await BotStateRepository(uow.session).put(namespace, key, value, self._clock.now())
+            await BotStateRepository(uow.session).put(namespace, key, value, now)
             await uow.commit()
+        return now
 
     async def _remove(self, namespace: str, key: str) -> None:
         async with self._db.unit_of_work() as uow:
             await BotStateRepository(uow.session).remove(namespace, key)
             await uow.commit()
         self._synced.pop((namespace, key), None)
+        self._written.pop((namespace, key), None)
+
+
+def _as_written(row: BotStateRow | None) -> tuple[Any, datetime] | None:
+    return None if row is None else (row.value, row.updated_at)
 
 
 class WriteThroughUpdates(SimpleUpdateProcessor):
-    """PTB's default one-update-at-a-time processing, saving the persistence right after each update.
+    """PTB's default one-update-at-a-time processing, around each update: first the states of its
+    conversations are read from the database (another process may have moved them on), and right
+    after it the persistence is saved.
 
-    Without it, an update's new conversation state and data wait up to `update_interval` in
+    Without the write, an update's new conversation state and data wait up to `update_interval` in
     memory, and a crash in that time loses them. Running `update_persistence` after the whole
     update (not from a handler) also covers updates stopped early by ApplicationHandlerStop.
     """
@@ -266,7 +329,78 @@ class WriteThroughUpdates(SimpleUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Coroutine[Any, Any, Any]) -> None:
         try:
+            if self._application is not None and isinstance(update, Update):
+                await self._read_conversations(self._application, update)
             await coroutine
         finally:
             if self._application is not None and isinstance(update, Update):
                 await self._application.update_persistence()
+
+    async def _read_conversations(self, application: Application[Any, Any, Any, Any, Any, Any], update: Update) -> None:
+        persistence = application.persistence
+        if not isinstance(persistence, DatabasePersistence):
+            return
+        wanted: dict[tuple[str, ConversationKey], ConversationHandler[Any]] = {}
+        for handlers in application.handlers.values():
+            for handler in handlers:
+                if isinstance(handler, ConversationHandler) and handler.persistent and handler.name:
+                    key = _conversation_key(handler, update)
+                    if key is not None:
+                        wanted[(handler.name, key)] = handler
+        try:
+            states = await persistence.changed_elsewhere(wanted)
+        except Exception:  # handled with the states this process holds, as before several processes
+            log.exception("conversation states could not be re-read for update %s", update.update_id)
+            return
+        for (name, key), state in states.items():
+            # PTB offers no public way to set a state without marking it to be written back; the
+            # database already holds it, so it is put in without being tracked. Our conversations
+            # run their callbacks blocking, so no PendingState is ever overwritten here.
+            conversations = wanted[(name, key)]._conversations  # noqa: SLF001
+            if state is None:
+                conversations.data.pop(key, None)
+            elif conversations.get(key) != state:
+                conversations.update_no_track({key: state})
+
+
+def _conversation_key(handler: ConversationHandler[Any], update: Update) -> ConversationKey | None:
+    """The handler's key for this update, or None when the handler keys no such update."""
+    try:
+        return handler._get_key(update)  # noqa: SLF001  (PTB's own rule for per_chat/per_user/per_message)
+    except RuntimeError:
+        return None
+
+
+class SharedConversationHandler(ConversationHandler[Any]):
+    """A persistent conversation that several processes may serve in turn.
+
+    PTB runs a conversation's timeout in the process that handled its last update there. If the
+    resident has gone on in another process since, that timeout is stale: it would tell them their
+    item was put aside and end a conversation that is alive elsewhere. So it is let pass when the
+    database shows the conversation moved on; the other process has set its own timeout. A timeout
+    that does end the conversation is written through at once, as an update would be.
+    """
+
+    async def _trigger_timeout(self, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        job = context.job
+        persistence = context.application.persistence
+        key = job.data.conversation_key if job is not None else None
+        if key is not None and self.name and isinstance(persistence, DatabasePersistence):
+            try:
+                stale = await persistence.moved_on_elsewhere(self.name, key)
+            except Exception:
+                log.exception("could not tell whether conversation %s %s moved on; timing it out", self.name, key)
+                stale = False
+            if stale:
+                async with self._timeout_jobs_lock:  # noqa: SLF001
+                    if self.timeout_jobs.get(key) is job:
+                        del self.timeout_jobs[key]
+                log.info("conversation %s %s moved on in another process; its timeout here is dropped", self.name, key)
+                return
+        await super()._trigger_timeout(context)
+        if job is not None and isinstance(update := job.data.update, Update):
+            context.application.mark_data_for_update_persistence(
+                chat_ids=update.effective_chat.id if update.effective_chat else None,
+                user_ids=update.effective_user.id if update.effective_user else None,
+            )
+        await context.application.update_persistence()
