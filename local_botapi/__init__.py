@@ -32,7 +32,8 @@ What is faked faithfully:
   * files: uploads get file ids, re-sending by file_id reuses them, getFile and
     downloads under `/file/bot<token>/<path>`;
   * optional flood limits (`enforce_rate_limits`) and injected faults
-    (`inject_fault`: any HTTP error, or a request that is never answered);
+    (`inject_fault`: any HTTP error, or a request that is never answered;
+    `inject_random_faults`: a share of calls failing so, drawn from a seeded RNG);
   * webhooks: once setWebhook is called, each update is POSTed as JSON to its
     URL (plain HTTP allowed) with the X-Telegram-Bot-Api-Secret-Token header,
     one at a time, again after a growing pause until a 2xx answer comes back;

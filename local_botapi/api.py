@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Literal
 
 from local_botapi.server import BotApiServer
 from local_botapi.sim import SimChat, SimUser
 from local_botapi.state import ApiRequest, ServerState
-from local_botapi.traffic import Fault, FaultPlan, FaultStatus, RateLimiter
+from local_botapi.traffic import Fault, FaultPlan, FaultStatus, RandomFaults, RateLimiter
 from local_botapi.webhook import WebhookDelivery, WebhookRetry
 
 
@@ -184,7 +184,29 @@ class LocalBotApi:
         """
         self._faults.add(Fault(method, status, count, retry_after, delay, description))
 
+    def inject_random_faults(
+        self,
+        rate: float,
+        *,
+        methods: Iterable[str] | None = None,
+        statuses: Iterable[FaultStatus] = (500, 502, 429, "timeout"),
+        seed: int = 0,
+        retry_after: int = 1,
+        delay: float = 30.0,
+    ) -> RandomFaults:
+        """From now on, each call of `methods` (any method when None) fails with probability `rate`.
+
+        The way it fails is drawn from `statuses`, as for `inject_fault`. A generator seeded with
+        `seed` decides, so the same calls in the same order fail the same way in every run. Faults
+        planned with `inject_fault` come first; `clear_faults` ends both. Returns the plan, whose
+        `drawn` counts the faults handed out by status.
+        """
+        plan = RandomFaults.of(rate, methods, statuses, seed, retry_after, delay)
+        self._faults.random = plan
+        return plan
+
     def clear_faults(self) -> None:
+        """Ends planned and random faults alike."""
         self._faults.clear()
 
     def lose_webhook_answers(self, count: int = 1) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+import random
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Literal
 
 from local_botapi.errors import too_many_requests
@@ -80,21 +81,68 @@ class Fault:
     description: str | None = None
 
 
+@dataclass
+class RandomFaults:
+    """Each call of `methods` (any method when None) fails with probability `rate`, in a way drawn
+    from `statuses`. The draws come from a seeded generator: the same calls in the same order fail
+    the same way in every run."""
+
+    rate: float
+    methods: frozenset[str] | None  # lower-cased
+    statuses: tuple[FaultStatus, ...]
+    seed: int
+    retry_after: int = 1
+    delay: float = 30.0
+    drawn: Counter[str] = field(default_factory=Counter)  # faults handed out, by status
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rate <= 1:
+            raise ValueError(f"a fault rate is a probability between 0 and 1, not {self.rate}")
+        if not self.statuses:
+            raise ValueError("random faults need at least one status to choose from")
+        self._rng = random.Random(self.seed)
+
+    @classmethod
+    def of(
+        cls,
+        rate: float,
+        methods: Iterable[str] | None,
+        statuses: Iterable[FaultStatus],
+        seed: int,
+        retry_after: int,
+        delay: float,
+    ) -> RandomFaults:
+        wanted = None if methods is None else frozenset(method.lower() for method in methods)
+        return cls(rate, wanted, tuple(statuses), seed, retry_after, delay)
+
+    def draw(self, method: str) -> Fault | None:
+        if self.methods is not None and method.lower() not in self.methods:
+            return None
+        if self._rng.random() >= self.rate:
+            return None
+        status = self._rng.choice(self.statuses)
+        self.drawn[str(status)] += 1
+        return Fault(method, status, 1, self.retry_after, self.delay)
+
+
 class FaultPlan:
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        self.random: RandomFaults | None = None
 
     def add(self, fault: Fault) -> None:
         self._faults.append(fault)
 
     def clear(self) -> None:
         self._faults.clear()
+        self.random = None
 
     def take(self, method: str) -> Fault | None:
+        """The fault for this call: a planned one first, else perhaps a random one."""
         for fault in self._faults:
             if fault.method is None or fault.method.lower() == method.lower():
                 fault.count -= 1
                 if fault.count <= 0:
                     self._faults.remove(fault)
                 return fault
-        return None
+        return self.random.draw(method) if self.random is not None else None

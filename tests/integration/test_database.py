@@ -1,8 +1,76 @@
-"""What must hold on SQLite and PostgreSQL alike."""
+"""What must hold on SQLite and PostgreSQL alike: work done at the same moment, big numbers, long texts."""
 
 from __future__ import annotations
 
+import asyncio
+
+from domain.clock import FakeClock
+from services.hotline import Attachment, Submission, submit_ticket
+from services.runtime import Runtime
 from storage.database import Database
+from storage.models import OutboxRow
+from storage.repositories import PENDING, TicketFilter, TicketScope
+from tests.conftest import MONDAY_MORNING
+
+TEXT = "报案三个月了派出所一直有案不立，也没有给我报警回执。"
+
+
+def submission(user: int = 1001, **fields: object) -> Submission:
+    return Submission(telegram_user_id=user, chat_id=user, locale="zh", kind="complaint", text=TEXT, **fields)  # type: ignore[arg-type]
+
+
+def notice(key: str) -> OutboxRow:
+    return OutboxRow(
+        key=key, chat_id=7, method="sendMessage", payload={"chat_id": 7, "text": "提醒"}, purpose="test",
+        status=PENDING, created_at=MONDAY_MORNING, next_attempt_at=MONDAY_MORNING,
+    )
+
+
+async def test_tickets_submitted_at_the_same_moment_of_a_new_day_get_consecutive_numbers(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    await submit_ticket(runtime, submission())  # the resident exists; today's counter too
+    clock.advance(days=1)
+    numbers = [accepted.number for accepted in await asyncio.gather(*(submit_ticket(runtime, submission()) for _ in range(3)))]
+    assert sorted(numbers) == ["KM-20261124-0001", "KM-20261124-0002", "KM-20261124-0003"]
+
+
+async def test_a_notice_two_workers_queue_at_the_same_moment_is_queued_once(runtime: Runtime) -> None:
+    async with runtime.db.unit_of_work() as first, runtime.db.unit_of_work() as second:
+        assert await first.outbox.enqueue(notice("reminder:1:1"))
+        # The second inserts before the first commits: it waits for the first's row, then must do nothing.
+        late = asyncio.create_task(second.outbox.enqueue(notice("reminder:1:1")))
+        await asyncio.sleep(0.3)
+        await first.commit()
+        assert await late is False
+        await second.commit()
+    async with runtime.db.unit_of_work() as uow:
+        assert [row.key for row in await uow.outbox.all()] == ["reminder:1:1"]
+
+
+async def test_a_document_larger_than_two_gibibytes_is_recorded_with_its_size(runtime: Runtime) -> None:
+    # Telegram: "file_size ... can be bigger than 2^31"; premium users send files up to 4 GB.
+    huge = Attachment(kind="document", source_message_id=10, file_id="F", file_name="监控录像.mp4", file_size=3 * 2**30)
+    await submit_ticket(runtime, submission(attachments=(huge,)))
+    async with runtime.db.unit_of_work() as uow:
+        assert await uow.attachments.count_for(1) == 1
+
+
+async def test_what_a_resident_or_their_client_writes_is_stored_whole_however_long(runtime: Runtime) -> None:
+    phone = "0871-6312 3456 转 8021（工作日 9:00-17:00，找李科长；其他时间请打 138 0000 0000）"
+    mime_type = "application/vnd.openxmlformats-officedocument.presentationml.slideshow.macroEnabled.12+zip; charset=binary"
+    document = Attachment(kind="document", source_message_id=10, file_id="F", mime_type=mime_type)
+    accepted = await submit_ticket(runtime, submission(contact_name="李某", contact_phone=phone, attachments=(document,)))
+    async with runtime.db.unit_of_work() as uow:
+        ticket = await uow.tickets.by_number(accepted.number)
+    assert ticket is not None and ticket.contact_phone == phone
+
+
+async def test_a_search_finds_a_ticket_by_its_number_typed_in_any_case(runtime: Runtime) -> None:
+    accepted = await submit_ticket(runtime, submission())
+    async with runtime.db.unit_of_work() as uow:
+        found = await uow.tickets.search(TicketFilter(text=accepted.number.lower()), TicketScope(), offset=0, limit=10)
+    assert [ticket.number for ticket in found] == [accepted.number]
 
 
 def test_a_postgresql_url_as_psql_writes_it_is_served_by_asyncpg() -> None:

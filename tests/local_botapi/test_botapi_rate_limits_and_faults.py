@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from telegram import Bot
-from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
 from local_botapi import LocalBotApi
 
@@ -127,4 +127,64 @@ async def test_cleared_faults_no_longer_fire(api: LocalBotApi, bot: Bot) -> None
     api.inject_fault("getMe", status=500, count=10)
     api.clear_faults()
 
+    await bot.get_me()
+
+
+async def test_random_faults_hit_about_their_share_of_the_chosen_methods_only(api: LocalBotApi, bot: Bot) -> None:
+    resident = api.user("王女士")
+    plan = api.inject_random_faults(0.3, methods=["sendMessage"], statuses=[500, 429], seed=1)
+
+    for number in range(100):
+        try:
+            await bot.send_message(resident.id, f"通知 {number}")
+        except (NetworkError, RetryAfter):
+            pass
+    await bot.get_me()
+
+    failed = [r for r in api.calls("sendMessage") if r.status != 200]
+    assert 20 <= len(failed) <= 40
+    assert {r.status for r in failed} == {500, 429}
+    assert sum(plan.drawn.values()) == len(failed) == 100 - len(resident.messages)
+    assert api.calls("getMe")[-1].status == 200
+
+
+async def test_random_faults_with_the_same_seed_fail_the_same_calls(api: LocalBotApi, bot: Bot) -> None:
+    resident = api.user("王女士")
+
+    async def statuses_of_ten_sends() -> list[int | None]:
+        api.inject_random_faults(0.5, methods=["sendMessage"], statuses=[502, 503], seed=7)
+        for _ in range(10):
+            try:
+                await bot.send_message(resident.id, "通知")
+            except NetworkError:
+                pass
+        api.clear_faults()
+        return [r.status for r in api.calls("sendMessage")[-10:]]
+
+    first = await statuses_of_ten_sends()
+    assert await statuses_of_ten_sends() == first
+    assert {502, 503, 200} <= set(first)
+
+
+async def test_a_random_timeout_holds_the_call_until_the_client_gives_up(api: LocalBotApi, bot: Bot) -> None:
+    resident = api.user("王女士")
+    api.inject_random_faults(1.0, methods=["editMessageText"], statuses=["timeout"], delay=30)
+    sent = await bot.send_message(resident.id, "原文")
+
+    with pytest.raises(TimedOut):
+        await bot.edit_message_text("改过", resident.id, sent.message_id, read_timeout=0.2)
+
+    assert resident.messages[0].text == "原文"
+    assert api.stats["timeout"] == 1
+
+
+async def test_planned_faults_come_before_random_ones_and_clearing_ends_both(api: LocalBotApi, bot: Bot) -> None:
+    api.inject_random_faults(1.0, statuses=[500])
+    api.inject_fault("getMe", status=429, retry_after=2)
+
+    with pytest.raises(RetryAfter):
+        await bot.get_me()
+    with pytest.raises(NetworkError, match="Internal Server Error"):
+        await bot.get_me()
+    api.clear_faults()
     await bot.get_me()
