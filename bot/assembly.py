@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
+from datetime import timedelta
 
 import jieba
 from aiohttp import web
@@ -15,14 +16,17 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext, attach_runtime
 from bot.settings import Settings
+from bot.webhook import WebhookIntake, set_webhook
 from domain.calendar import OfficeHours, WorkingCalendar, coverage_warning
 from domain.clock import Clock, SystemClock
 from handlers import appraisal, desk, guards, hotline, register, resident_replies, start, status, supervision, survey, task_card
 from i18n import Texts
 from scheduler.dispatcher import OutboxDispatcher
+from scheduler.leader import Leadership
 from scheduler.runner import SchedulerService
 from services.learning import build_classifier
 from services.runtime import Runtime
+from storage.coordination import leader_lock, startup_lock, worker_name
 from storage.database import Database
 from storage.persistence import DatabasePersistence, WriteThroughUpdates
 
@@ -30,6 +34,8 @@ log = logging.getLogger(__name__)
 
 # jieba announces every dictionary load at DEBUG level on its own handler.
 jieba.setLogLevel(logging.WARNING)
+# bot_data flag set by start_webhook: updates come through the webhook on the web side, not by polling.
+RECEIVES_BY_WEBHOOK = "receives_by_webhook"
 # Our conversations are keyed per chat and user on purpose; PTB warns about that choice.
 warnings.filterwarnings("ignore", message=r"If 'per_message=False'", category=PTBUserWarning)
 
@@ -51,10 +57,12 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
 
 async def prepare_storage(rt: Runtime) -> None:
     """Migrates the schema, syncs configured departments, and warns about calendar gaps."""
-    await rt.db.migrate()
-    async with rt.db.unit_of_work() as uow:
-        await uow.departments.sync({code: (d.name, d.name_en) for code, d in rt.settings.departments.items()})
-        await uow.commit()
+    # Workers starting together would otherwise all try to create the same tables and rows.
+    async with startup_lock(rt.db):
+        await rt.db.migrate()
+        async with rt.db.unit_of_work() as uow:
+            await uow.departments.sync({code: (d.name, d.name_en) for code, d in rt.settings.departments.items()})
+            await uow.commit()
     this_year = rt.local(rt.now()).year
     warning = coverage_warning(rt.calendar, [this_year, this_year + 1])
     if warning:
@@ -182,40 +190,79 @@ async def _prepare(application: Application) -> None:
 
 
 async def _start_background(application: Application) -> None:
+    """Serves the web side and seeks leadership: the leader among the processes on this database runs
+    the outbox dispatcher and the scheduler (scheduler/leader.py)."""
     rt: Runtime = application.bot_data["runtime"]
     await _prepare(application)
-    dispatcher = OutboxDispatcher(rt, application.bot)
-    rt.wake_dispatcher = dispatcher.wake
-    scheduler = SchedulerService(rt)
-    application.bot_data["dispatcher"] = dispatcher
-    application.bot_data["scheduler"] = scheduler
-    dispatcher.start()
-    scheduler.start()
-    if rt.settings.web.serve_with_bot:
-        application.bot_data["web"] = await _serve_web(rt)
+    worker = worker_name()
+    workers = rt.settings.workers
+    lock = leader_lock(
+        rt.db,
+        worker,
+        clock=rt.clock,
+        lease=timedelta(seconds=workers.leader_lease_seconds),
+        renew_within=timedelta(seconds=workers.leader_poll_seconds),
+    )
+
+    async def lead() -> None:
+        dispatcher = OutboxDispatcher(rt, application.bot)
+        scheduler = SchedulerService(rt)
+        application.bot_data["dispatcher"] = dispatcher
+        application.bot_data["scheduler"] = scheduler
+        rt.wake_dispatcher = dispatcher.wake
+        dispatcher.start()
+        scheduler.start()
+
+    async def step_down() -> None:
+        # Rows queued here from now on wait for the leader's dispatcher, which looks every
+        # `dispatcher_idle_seconds`.
+        rt.wake_dispatcher = lambda: None
+        scheduler: SchedulerService | None = application.bot_data.pop("scheduler", None)
+        dispatcher: OutboxDispatcher | None = application.bot_data.pop("dispatcher", None)
+        if scheduler:
+            scheduler.shutdown()
+        if dispatcher:
+            await dispatcher.stop()
+
+    leadership = Leadership(lock, worker_id=worker, poll_seconds=workers.leader_poll_seconds, lead=lead, step_down=step_down)
+    rt.leadership = leadership
+    application.bot_data["leadership"] = leadership
+    await leadership.start()
+    webhook = application.bot_data.get(RECEIVES_BY_WEBHOOK)
+    if rt.settings.web.serve_with_bot or webhook:
+        intake = WebhookIntake(application, rt, worker) if webhook else None
+        application.bot_data["web"] = await _serve_web(rt, intake)
 
 
-async def _serve_web(rt: Runtime) -> web.AppRunner:
-    """The web side in the bot's own event loop, sharing its runtime and database."""
+async def _serve_web(rt: Runtime, intake: WebhookIntake | None = None) -> web.AppRunner:
+    """The web side in the bot's own event loop, sharing its runtime and database; with `intake`, it
+    also receives Telegram's webhook."""
     from web.app import build_web_app
+    from web.webhook import Webhook
 
-    runner = web.AppRunner(build_web_app(rt))
+    telegram = rt.settings.telegram
+    hook = Webhook(telegram.webhook_path, telegram.webhook_secret.get_secret_value(), intake) if intake else None
+    runner = web.AppRunner(build_web_app(rt, webhook=hook))
     await runner.setup()
     await web.TCPSite(runner, rt.settings.web.host, rt.settings.web.port).start()
-    log.info("web side on http://%s:%s/health", rt.settings.web.host, rt.settings.web.port)
+    host, port = runner.addresses[0][:2]
+    log.info("web side on http://%s:%s/health", host, port)
+    if hook:
+        log.info("Telegram's webhook received at http://%s:%s%s", host, port, hook.path)
     return runner
 
 
-async def _stop_background(application: Application) -> None:
-    scheduler: SchedulerService | None = application.bot_data.get("scheduler")
-    dispatcher: OutboxDispatcher | None = application.bot_data.get("dispatcher")
-    runner: web.AppRunner | None = application.bot_data.get("web")
+async def _stop_web(application: Application) -> None:
+    runner: web.AppRunner | None = application.bot_data.pop("web", None)
     if runner:
         await runner.cleanup()
-    if scheduler:
-        scheduler.shutdown()
-    if dispatcher:
-        await dispatcher.stop()
+
+
+async def _stop_background(application: Application) -> None:
+    await _stop_web(application)
+    leadership: Leadership | None = application.bot_data.pop("leadership", None)
+    if leadership:
+        await leadership.stop()
 
 
 async def start_polling(application: Application) -> None:
@@ -226,6 +273,28 @@ async def start_polling(application: Application) -> None:
         await application.post_init(application)
     await application.start()
     await application.updater.start_polling(poll_interval=0, timeout=rt.settings.telegram.poll_timeout_seconds)
+
+
+async def start_webhook(application: Application) -> None:
+    """Starts the application receiving its updates through Telegram's webhook, served on the web side
+    next to /health and the dashboard, and registers the webhook with Telegram; returns."""
+    application.bot_data[RECEIVES_BY_WEBHOOK] = True
+    await application.initialize()
+    if application.post_init:
+        await application.post_init(application)
+    await application.start()
+    await set_webhook(application, application.bot_data["runtime"])
+
+
+async def stop_webhook(application: Application) -> None:
+    """Stops taking updates first (requests still in progress finish), then everything else. The
+    webhook stays registered: the other workers go on receiving."""
+    await _stop_web(application)
+    if application.running:
+        await application.stop()
+    if application.post_shutdown:
+        await application.post_shutdown(application)
+    await application.shutdown()
 
 
 async def stop_polling(application: Application) -> None:

@@ -35,7 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Open-Door (开门评) feedback bot")
     parser.add_argument("--config", type=Path, default=None, help="path to config.toml")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the bot (long polling)")
+    run = commands.add_parser("run", help="run the bot (long polling, or --webhook)")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="receive updates through Telegram's webhook on the web side ([telegram] webhook_url, webhook_path, "
+        "webhook_secret) instead of long polling; run several such workers on one database behind a load balancer",
+    )
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("health", help="database, outbox backlog, due reminders and calendar coverage as JSON")
     invite = commands.add_parser("invite", help="print a one-time invite code for an officer, or revoke one")
@@ -120,8 +126,41 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.telegram.token.get_secret_value():
         print(NO_TOKEN_HELP, file=sys.stderr)
         return 2
+    if args.webhook:
+        return _run_webhook(settings)
     application = build_application(build_runtime(settings))
     application.run_polling(timeout=settings.telegram.poll_timeout_seconds)
+    return 0
+
+
+WEBHOOK_SETTINGS_HELP = """--webhook needs [telegram] webhook_url (the public HTTPS address Telegram posts to, e.g.
+https://bot.example.gov.cn/telegram/webhook) and a secret: set OPENDOOR_TELEGRAM__WEBHOOK_URL and
+OPENDOOR_TELEGRAM__WEBHOOK_SECRET (1-256 characters A-Z a-z 0-9 _ -, e.g. from `openssl rand -hex 32`)."""
+
+
+def _run_webhook(settings: Settings) -> int:
+    """One webhook worker, until SIGTERM or SIGINT."""
+    import signal
+
+    from bot.assembly import build_application, build_runtime, start_webhook, stop_webhook
+
+    if not settings.telegram.webhook_url or not settings.telegram.webhook_secret.get_secret_value():
+        print(WEBHOOK_SETTINGS_HELP, file=sys.stderr)
+        return 2
+
+    async def serve() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        application = build_application(build_runtime(settings))
+        try:
+            await start_webhook(application)
+            await stopping.wait()
+        finally:
+            await stop_webhook(application)
+
+    asyncio.run(serve())
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from datetime import date, time
 from pathlib import Path
@@ -38,6 +39,27 @@ class TelegramSettings(Section):
     poll_timeout_seconds: int = 30
     # The bot's @username without the @, for deep links and QR codes (`python -m bot qr`).
     bot_username: str = ""
+    # `python -m bot run --webhook`: Telegram POSTs updates to webhook_url, which the load balancer
+    # forwards to webhook_path on the web side; only requests carrying webhook_secret are accepted.
+    webhook_url: str = ""
+    webhook_path: str = "/telegram/webhook"
+    webhook_secret: SecretStr = SecretStr("")
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("webhook_path must start with /, e.g. /telegram/webhook")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _allowed_secret(cls, value: SecretStr) -> SecretStr:
+        # Telegram's own rule for secret_token; checked here so a bad one fails at start-up, not in setWebhook.
+        if value.get_secret_value() and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("webhook_secret must be 1-256 characters A-Z, a-z, 0-9, _ and -")
+        return value
 
 
 class DatabaseSettings(Section):
@@ -118,6 +140,21 @@ class WebSettings(Section):
     lockout_minutes: int = Field(default=15, ge=1)
     page_size: int = Field(default=30, ge=5, le=500)
     figures_cache_seconds: int = Field(default=60, ge=0)
+
+
+class WorkersSettings(Section):
+    """Several bot processes on one database: one leader runs the scheduler and the outbox dispatcher."""
+
+    leader_poll_seconds: float = Field(default=5.0, gt=0)
+    leader_lease_seconds: float = Field(default=20.0, gt=0)
+    update_claim_seconds: float = Field(default=60.0, gt=0)
+    processed_updates_keep_hours: float = Field(default=48.0, gt=0)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_two_polls(self) -> "WorkersSettings":
+        if self.leader_lease_seconds <= 2 * self.leader_poll_seconds:
+            raise ValueError("leader_lease_seconds must be more than twice leader_poll_seconds")
+        return self
 
 
 class SurveySettings(Section):
@@ -222,6 +259,7 @@ class Settings(Section):
     scheduler: SchedulerSettings
     survey: SurveySettings
     web: WebSettings = WebSettings()
+    workers: WorkersSettings = WorkersSettings()
     digest: DigestSettings
     classifier: ClassifierSettings
     tickets: TicketSettings

@@ -46,6 +46,8 @@ PAGE_SIZE = 200
 MAX_BACKLOG = 2000
 # Sends awaiting their answer at once. At Telegram's ~0.1-0.3 s round trip, 30/s needs about 3-9.
 MAX_IN_FLIGHT = 10
+# On stop, sends already under way get this long to finish and be recorded (see _Pass.run).
+STOP_GRACE_SECONDS = 10.0
 # Sends run as tasks named so (plus the row id), for logs and for tests that let them finish first.
 SEND_TASK_PREFIX = "outbox-send-"
 # A 400 with these words means the message was already edited or is gone: expected, so only noted.
@@ -383,11 +385,20 @@ class _Pass:
                     return
                 await self._step()
         except asyncio.CancelledError:
-            for task in self.sending:
-                task.cancel()
+            await self._let_sends_finish()
             raise
         finally:
             await self._wind_down()
+
+    async def _let_sends_finish(self) -> None:
+        """On stop, lets the sends under way finish and be recorded, for a while. One cut off after
+        Telegram took the message but before the row is marked sent would go out again from the next
+        leader; only what is still unanswered after the grace period is cancelled."""
+        if not self.sending:
+            return
+        _, unfinished = await asyncio.wait(self.sending, timeout=STOP_GRACE_SECONDS)
+        for task in unfinished:
+            task.cancel()
 
     async def _step(self) -> None:
         """Does the one thing that moves the pass on: read, start a send, or wait."""

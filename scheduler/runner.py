@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from scheduler.sweep import sweep
 from services.learning import learn_from_corrections
 from services.runtime import Runtime
+from storage.coordination import forget_processed_updates
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,16 @@ class SchedulerService:
         except Exception:  # a failed retraining leaves the current model in place
             log.exception("weekly classifier retraining failed")
 
+    async def _forget_old_updates(self) -> None:
+        keep = timedelta(hours=self.rt.settings.workers.processed_updates_keep_hours)
+        try:
+            forgotten = await forget_processed_updates(self.rt.db, self.rt.now() - keep)
+        except Exception:  # the table only grows a little until the next hour
+            log.exception("forgetting old processed updates failed")
+            return
+        if forgotten:
+            log.info("forgot %d processed update ids", forgotten)
+
     def start(self) -> None:
         """Starts sweeping now (to catch up on anything that fell due while we were down), then periodically."""
         self._scheduler.add_job(
@@ -45,6 +56,9 @@ class SchedulerService:
             max_instances=1,
             coalesce=True,
             id="sweep",
+        )
+        self._scheduler.add_job(
+            self._forget_old_updates, "interval", hours=1, max_instances=1, coalesce=True, id="forget-updates"
         )
         settings = self.rt.settings.classifier
         self._scheduler.add_job(

@@ -31,4 +31,7 @@ async def health(rt: Runtime) -> dict[str, Any]:
     except Exception as error:  # the report must still come back, saying what is wrong
         report["ok"] = False
         report["database"] = f"error: {error.__class__.__name__}: {error}"
+    if rt.leadership is not None:
+        # A worker that does not lead is healthy all the same: it serves the webhook and the dashboard.
+        report["worker"] = rt.leadership.describe()
     return report

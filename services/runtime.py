@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings
 from domain.calendar import OfficeHours, WorkingCalendar, next_office_moment
@@ -12,6 +13,9 @@ from domain.classifier import TextClassifier
 from domain.clock import Clock
 from i18n import Texts
 from storage.database import Database
+
+if TYPE_CHECKING:
+    from scheduler.leader import Leadership
 
 
 @dataclass
@@ -25,6 +29,9 @@ class Runtime:
     texts: Texts
     # Called after a commit that queued outgoing messages, so the dispatcher sends them at once.
     wake_dispatcher: Callable[[], None] = field(default=lambda: None)
+    # Set while the bot runs: this process's name and whether it leads the processes sharing the
+    # database (runs the scheduler and the dispatcher); GET /health reports it.
+    leadership: Leadership | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
