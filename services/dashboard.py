@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from domain.classifier import CATEGORIES
 from domain.statistics import Period, PeriodError, period_of
@@ -180,23 +180,24 @@ class Dashboard:
         return Overview(period, figures, open_count, overdue_count, [self._line(row) for row in rows])
 
     async def trend_png(self, days: int = TREND_DAYS) -> bytes:
-        """Tickets received and closed per local day, the last `days` days up to today, as a PNG chart."""
+        """The trend as a PNG chart."""
+        return await asyncio.to_thread(trend_chart, await self.trend(days), chinese=self.locale == "zh")
+
+    async def trend(self, days: int = TREND_DAYS) -> list[DayCounts]:
+        """Tickets received and closed per local day, the last `days` days up to today."""
         tz = self.rt.hours.tz
         today = self.rt.now().astimezone(tz).date()
-        counts = []
+        start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), tzinfo=tz)
+        end = datetime.combine(today + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+        offset = start.utcoffset() or timedelta(0)
         async with self.rt.db.unit_of_work() as uow:
-            for offset in range(days - 1, -1, -1):
-                day = today - timedelta(days=offset)
-                start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-                end = start + timedelta(days=1)
-                counts.append(
-                    DayCounts(
-                        day,
-                        await uow.tickets.count_moments("received_at", start, end, self.viewer.scope),
-                        await uow.tickets.count_moments("closed_at", start, end, self.viewer.scope),
-                    )
-                )
-        return await asyncio.to_thread(trend_chart, counts, chinese=self.locale == "zh")
+            received = await uow.tickets.count_per_day("received_at", start, end, offset, self.viewer.scope)
+            closed = await uow.tickets.count_per_day("closed_at", start, end, offset, self.viewer.scope)
+        counts = []
+        for back in range(days - 1, -1, -1):
+            day = (today - timedelta(days=back)).isoformat()
+            counts.append(DayCounts(date.fromisoformat(day), received.get(day, 0), closed.get(day, 0)))
+        return counts
 
     def parse_tickets(self, params: dict[str, str]) -> TicketQuery:
         """The list's filters from query parameters; a value not understood is dropped and named in `problems`."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+import heapq
+import itertools
+import re
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -325,11 +328,17 @@ class TicketRepository(_Repository):
         self, found: TicketFilter, scope: TicketScope, *, offset: int, limit: int, most_overdue_first: bool = False
     ) -> Sequence[TicketRow]:
         """A page of the tickets matching `found` in `scope`: newest first, or earliest deadline first."""
+        if most_overdue_first and found.states is not None:
+            # One ordered walk of the (state, deadline) index per state, merged: no sort of every open ticket.
+            walks = []
+            for state in found.states:
+                query = scope.narrow(replace(found, states=(state,)).narrow(select(TicketRow)))
+                query = query.order_by(col(TicketRow.deadline_at), col(TicketRow.id)).limit(offset + limit)
+                walks.append((await self.session.exec(query)).all())
+            merged = heapq.merge(*walks, key=lambda row: (row.deadline_at, row.id))
+            return list(itertools.islice(merged, offset, offset + limit))
         query = scope.narrow(found.narrow(select(TicketRow)))
-        order = (
-            (col(TicketRow.deadline_at), col(TicketRow.id)) if most_overdue_first
-            else (col(TicketRow.received_at).desc(), col(TicketRow.id).desc())
-        )
+        order = (col(TicketRow.received_at).desc(), col(TicketRow.id).desc())
         return (await self.session.exec(query.order_by(*order).offset(offset).limit(limit))).all()
 
     async def count_matching(self, found: TicketFilter, scope: TicketScope, *, up_to: int | None = None) -> int:
@@ -343,11 +352,18 @@ class TicketRepository(_Repository):
         """The ticket numbered `number` if `scope` may see it."""
         return (await self.session.exec(scope.narrow(select(TicketRow).where(TicketRow.number == number)))).first()
 
-    async def count_moments(self, column: str, start: datetime, end: datetime, scope: TicketScope) -> int:
-        """Tickets in `scope` whose `column` (received_at or closed_at) falls in [start, end)."""
+    async def count_per_day(
+        self, column: str, start: datetime, end: datetime, utc_offset: timedelta, scope: TicketScope
+    ) -> dict[str, int]:
+        """Tickets in `scope` whose `column` (received_at or closed_at) falls in [start, end), per local day (ISO)."""
         moment = col(getattr(TicketRow, column))
-        query = select(func.count()).select_from(TicketRow).where(moment >= start, moment < end)
-        return (await self.session.exec(scope.narrow(query))).one()
+        day = self._local_day(moment, utc_offset)
+        query = select(day, func.count()).where(moment >= start, moment < end).group_by(day)
+        return {str(found): count for found, count in (await self.session.exec(scope.narrow(query))).all()}
+
+
+# What a ticket number looks like as someone types it: "KM-2026", "km-20261102-0001".
+NUMBER_PREFIX = re.compile(r"[A-Za-z]{1,4}-[0-9-]*")
 
 
 @dataclass(frozen=True)
@@ -373,9 +389,13 @@ class TicketFilter:
             query = query.where(TicketRow.category == self.category)
         if self.overdue_at is not None:
             query = query.where(col(TicketRow.deadline_at) < self.overdue_at)
-        if self.text:
+        if self.text and NUMBER_PREFIX.fullmatch(self.text):
+            # A ticket number, or its beginning: a range over the numbers' unique index.
+            prefix = self.text.upper()
+            query = query.where(col(TicketRow.number) >= prefix, col(TicketRow.number) < prefix + "\uffff")
+        elif self.text:
             pattern = "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            # ILIKE: SQLite's LIKE ignores the case of Latin letters, PostgreSQL's does not ("km-2026…").
+            # ILIKE: SQLite's LIKE ignores the case of Latin letters, PostgreSQL's does not ("App", "QQ").
             query = query.where(
                 or_(col(TicketRow.number).ilike(pattern, escape="\\"), col(TicketRow.text).ilike(pattern, escape="\\"))
             )

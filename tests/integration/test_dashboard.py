@@ -176,6 +176,7 @@ async def test_tickets_filter_by_state_department_category_period_and_text(clien
     assert numbers_in(await page(client, "/dashboard/tickets?state=overdue")) == {OVERDUE_NUMBER}
     assert numbers_in(await page(client, "/dashboard/tickets?q=身份证")) == {ANONYMOUS_NUMBER}
     assert numbers_in(await page(client, f"/dashboard/tickets?q={CLOSED_NUMBER[-8:]}")) == {CLOSED_NUMBER}
+    assert numbers_in(await page(client, f"/dashboard/tickets?q={CLOSED_NUMBER[:11].lower()}")) == {CLOSED_NUMBER}  # a typed prefix
     assert numbers_in(await page(client, "/dashboard/tickets?department=petition")) == {CLOSED_NUMBER}
     assert numbers_in(await page(client, "/dashboard/tickets?category=discipline")) == {DISCIPLINE_NUMBER}
     assert numbers_in(await page(client, "/dashboard/tickets?state=closed&department=petition")) == {CLOSED_NUMBER}
@@ -306,3 +307,21 @@ async def test_a_disabled_account_is_signed_out_and_cannot_sign_in(client: TestC
     assert "用户名或密码不正确" in await sign_in(client, "boss")
     await set_active(seeded, "boss", True)
     assert "工作概览" in await sign_in(client, "boss")
+
+
+async def test_the_trend_counts_tickets_per_local_day_in_the_viewers_scope(seeded: Runtime) -> None:
+    from datetime import date
+
+    from services.dashboard import Dashboard
+    from services.web_accounts import sign_in as open_session, viewer_of
+
+    async def trend_of(username: str) -> dict[date, tuple[int, int]]:
+        viewer = await viewer_of(seeded, (await open_session(seeded, username, PASSWORD)).token)  # type: ignore[union-attr]
+        return {day.day: (day.received, day.closed) for day in await Dashboard(seeded, viewer, "zh").trend()}  # type: ignore[arg-type]
+
+    everything = await trend_of("boss")
+    assert len(everything) == 14 and max(everything) == date(2026, 11, 23)
+    assert everything[date(2026, 11, 23)] == (0, 1)  # the petition ticket closed this morning
+    assert everything[date(2026, 11, 22)] == (1, 0)  # the hostile text, received 10:00 local
+    assert everything[date(2026, 11, 21)] == (1, 2)  # the discipline report; two routine ones closed
+    assert (await trend_of("bizhead"))[date(2026, 11, 21)] == (0, 2)  # the report is never shown to the unit it names

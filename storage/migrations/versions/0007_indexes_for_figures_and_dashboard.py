@@ -19,6 +19,10 @@ def upgrade() -> None:
         batch_op.create_index('ix_tickets_received_at', ['received_at'], unique=False)
         batch_op.create_index('ix_tickets_deadline_at', ['deadline_at'], unique=False)
         batch_op.create_index('ix_tickets_closed_at', ['closed_at'], unique=False)
+        batch_op.create_index('ix_tickets_state_received', ['state', 'received_at'], unique=False)
+        batch_op.create_index('ix_tickets_state_deadline', ['state', 'deadline_at'], unique=False)
+        batch_op.create_index('ix_tickets_department_received', ['department_code', 'received_at'], unique=False)
+        batch_op.create_index('ix_tickets_category_received', ['category', 'received_at'], unique=False)
     with op.batch_alter_table('appraisals', schema=None) as batch_op:
         batch_op.create_index('ix_appraisals_created_at', ['created_at'], unique=False)
 
@@ -27,6 +31,10 @@ def downgrade() -> None:
     with op.batch_alter_table('appraisals', schema=None) as batch_op:
         batch_op.drop_index('ix_appraisals_created_at')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.drop_index('ix_tickets_category_received')
+        batch_op.drop_index('ix_tickets_department_received')
+        batch_op.drop_index('ix_tickets_state_deadline')
+        batch_op.drop_index('ix_tickets_state_received')
         batch_op.drop_index('ix_tickets_closed_at')
         batch_op.drop_index('ix_tickets_deadline_at')
         batch_op.drop_index('ix_tickets_received_at')
