@@ -147,7 +147,7 @@ class WorkersSettings(Section):
 
     leader_poll_seconds: float = Field(default=5.0, gt=0)
     leader_lease_seconds: float = Field(default=20.0, gt=0)
-    update_claim_seconds: float = Field(default=60.0, gt=0)
+    update_claim_seconds: float = Field(default=15.0, gt=0)
     processed_updates_keep_hours: float = Field(default=48.0, gt=0)
 
     @model_validator(mode="after")

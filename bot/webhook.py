@@ -1,15 +1,18 @@
 """Updates from Telegram's webhook, each handled once however many workers it reaches and however often.
 
-An update is claimed in the database (its update_id) before it is handled, and the claim is marked
-finished afterwards. Only then does Telegram get its 200: a worker killed while handling an update
-never acknowledged it, so Telegram delivers it again, and the next worker takes over the dead one's
-claim once it is older than `[workers] update_claim_seconds`. A second delivery of an update already
-handled is acknowledged and skipped.
+An update is claimed in the database (its update_id) before it is handled, the claim is confirmed
+every third of `[workers] update_claim_seconds` while it is handled, and it is marked finished
+afterwards. Only then does Telegram get its 200: a worker killed while handling an update never
+acknowledged it, so Telegram delivers it again, and once the dead worker's claim has gone
+unconfirmed for `update_claim_seconds` another worker takes it over. (What the dead worker did
+before it died, say a reply it sent, may then happen twice: at least once, never lost.) A second
+delivery of an update already handled is acknowledged and skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -42,6 +45,7 @@ class WebhookIntake:
                 return Received.DUPLICATE
             case Claim.BUSY:
                 return Received.BUSY
+        keeping = asyncio.create_task(self._keep_claim(update.update_id), name=f"claim-{update.update_id}")
         try:
             # Through the application's update processor, as polled updates go: one at a time, with
             # the conversations re-read before and the persistence written after (WriteThroughUpdates).
@@ -51,8 +55,22 @@ class WebhookIntake:
             # cancelled request gives its claim back.
             await asyncio.shield(self.claims.release(update.update_id))
             raise
+        finally:
+            keeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeping
         await self.claims.finish(update.update_id, self.rt.now())
         return Received.HANDLED
+
+    async def _keep_claim(self, update_id: int) -> None:
+        """While the update is handled (waiting its turn included), tells the others this worker lives."""
+        every = self.rt.settings.workers.update_claim_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.claims.renew(update_id, self.rt.now())
+            except Exception:  # another try in a moment; only a claim left unconfirmed too long is lost
+                log.warning("the claim on update %s could not be confirmed", update_id, exc_info=True)
 
     def _read(self, body: dict[str, Any]) -> Update:
         try:

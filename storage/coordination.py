@@ -1,9 +1,9 @@
 """What several bot processes on one database coordinate through.
 
 * `UpdateClaims`: which Telegram updates have been taken on. A worker claims an update (a row keyed
-  by update_id) before handling it and marks it handled afterwards, so a second delivery of the same
-  update, to this worker or another, is skipped. A claim left unfinished by a worker that died may be
-  taken over once it is older than the configured claim time.
+  by update_id) before handling it, confirms the claim while handling, and marks it handled
+  afterwards, so a second delivery of the same update, to this worker or another, is skipped. A
+  claim left unconfirmed for the configured claim time (its worker died) may be taken over.
 * `LeaseLock` and `AdvisoryLock`: which process leads (runs the scheduler and the outbox dispatcher).
   PostgreSQL has session-level advisory locks, held on a connection of their own and freed by the
   server the moment that connection ends, so a killed leader's lock is gone at once. SQLite has
@@ -70,8 +70,8 @@ class UpdateClaims:
     async def claim(self, update_id: int, now: datetime, stale_before: datetime) -> Claim:
         """Takes the update on, unless it was handled already or another worker is handling it.
 
-        A claim made before `stale_before` and never finished belongs to a worker presumed dead; it is
-        taken over, so the update is not lost with that worker.
+        A claim last confirmed (`renew`) before `stale_before` and never finished belongs to a worker
+        presumed dead; it is taken over, so the update is not lost with that worker.
         """
         async with self.db.unit_of_work() as uow:
             session = uow.session
@@ -99,6 +99,20 @@ class UpdateClaims:
                 return Claim.TAKEN
             row = await session.get(ProcessedUpdateRow, update_id)
         return Claim.DONE if row is not None and row.handled_at is not None else Claim.BUSY
+
+    async def renew(self, update_id: int, now: datetime) -> None:
+        """Confirms that this worker is still handling the update, so nobody takes it over."""
+        async with self.db.unit_of_work() as uow:
+            await uow.session.exec(  # type: ignore[call-overload]
+                update(ProcessedUpdateRow)
+                .where(
+                    col(ProcessedUpdateRow.update_id) == update_id,
+                    col(ProcessedUpdateRow.worker) == self.worker,
+                    col(ProcessedUpdateRow.handled_at).is_(None),
+                )
+                .values(claimed_at=now)
+            )
+            await uow.commit()
 
     async def finish(self, update_id: int, now: datetime) -> None:
         async with self.db.unit_of_work() as uow:

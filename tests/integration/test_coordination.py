@@ -77,6 +77,18 @@ async def test_an_unfinished_claim_of_a_worker_presumed_dead_is_taken_over(db: D
     assert (taken, again) == (Claim.TAKEN, Claim.BUSY)
 
 
+async def test_a_claim_its_worker_keeps_confirming_is_not_taken_over(db: Database, clock: FakeClock) -> None:
+    slow, other = UpdateClaims(db, "slow"), UpdateClaims(db, "other")
+    await slow.claim(7, clock.now(), clock.now() - CLAIM_TIME)
+
+    for _ in range(3):
+        clock.advance(CLAIM_TIME / 2)
+        await slow.renew(7, clock.now())
+    meanwhile = await other.claim(7, clock.now(), clock.now() - CLAIM_TIME)
+
+    assert meanwhile is Claim.BUSY
+
+
 async def test_a_released_claim_lets_the_next_delivery_be_handled(db: Database, clock: FakeClock) -> None:
     claims = UpdateClaims(db, "a")
     await claims.claim(7, clock.now(), clock.now() - CLAIM_TIME)
