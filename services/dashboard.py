@@ -7,8 +7,10 @@ services/figures.py (one definition for Telegram, the ledger and the web).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
 
 from domain.classifier import CATEGORIES
 from domain.statistics import Period, PeriodError, period_of
@@ -23,6 +25,7 @@ from storage.repositories import TicketFilter, TicketScope
 TREND_DAYS = 14
 OVERDUE_SHOWN = 20
 EXCERPT = 60
+T = TypeVar("T")
 # Lists count matches up to this many and then say "10000+": an exact count of a million rows is a full scan.
 COUNT_UP_TO = 10_000
 # The ticket list's state filter: one state, or these groups.
@@ -122,25 +125,29 @@ class AppraisalPage:
 
 
 class FiguresCache:
-    """A period's figures per scope, kept `seconds` (config.toml [web] figures_cache_seconds) after counting.
+    """What took counting (a period's figures, the trend chart), per scope, kept `seconds` after counting.
 
     Counting a month of a big bureau takes about a second; supervisors click between pages far more
-    often than the figures change in a way that matters within a minute.
+    often than the figures change in a way that matters within a minute (config.toml [web]
+    figures_cache_seconds; 0 counts afresh every time).
     """
 
     def __init__(self, seconds: int) -> None:
         self.seconds = seconds
-        self._kept: dict[tuple[str, datetime, TicketScope], tuple[datetime, PeriodFigures]] = {}
+        self._kept: dict[Hashable, tuple[datetime, Any]] = {}
 
-    async def figures(self, rt: Runtime, period: Period, scope: TicketScope) -> PeriodFigures:
-        now, key = rt.now(), (period.label, period.start, scope)
+    async def get(self, rt: Runtime, key: Hashable, count: Callable[[], Awaitable[T]]) -> T:
+        now = rt.now()
         kept = self._kept.get(key)
         if kept is not None and kept[0] > now:
-            return kept[1]
-        found = await period_figures(rt, period, scope)
+            return kept[1]  # type: ignore[no-any-return]
+        found = await count()
         self._kept = {k: v for k, v in self._kept.items() if v[0] > now}
         self._kept[key] = (now + timedelta(seconds=self.seconds), found)
         return found
+
+    async def figures(self, rt: Runtime, period: Period, scope: TicketScope) -> PeriodFigures:
+        return await self.get(rt, ("figures", period.label, period.start, scope), lambda: period_figures(rt, period, scope))
 
 
 def shown(count: int) -> str:
@@ -181,7 +188,12 @@ class Dashboard:
 
     async def trend_png(self, days: int = TREND_DAYS) -> bytes:
         """The trend as a PNG chart."""
-        return await asyncio.to_thread(trend_chart, await self.trend(days), chinese=self.locale == "zh")
+
+        async def draw() -> bytes:
+            return await asyncio.to_thread(trend_chart, await self.trend(days), chinese=self.locale == "zh")
+
+        today = self.rt.now().astimezone(self.rt.hours.tz).date()
+        return await self.cache.get(self.rt, ("trend", today, days, self.locale, self.viewer.scope), draw)
 
     async def trend(self, days: int = TREND_DAYS) -> list[DayCounts]:
         """Tickets received and closed per local day, the last `days` days up to today."""

@@ -325,3 +325,22 @@ async def test_the_trend_counts_tickets_per_local_day_in_the_viewers_scope(seede
     assert everything[date(2026, 11, 22)] == (1, 0)  # the hostile text, received 10:00 local
     assert everything[date(2026, 11, 21)] == (1, 2)  # the discipline report; two routine ones closed
     assert (await trend_of("bizhead"))[date(2026, 11, 21)] == (0, 2)  # the report is never shown to the unit it names
+
+
+async def test_figures_are_reused_for_the_configured_seconds_then_counted_afresh(
+    client: TestClient, seeded: Runtime, clock: FakeClock
+) -> None:
+    from storage.models import TicketRow
+
+    assert re.search(r'id="received">' + str(TICKETS) + "<", await sign_in(client, "boss"))
+    async with seeded.db.unit_of_work() as uow:
+        resident = await uow.residents.by_telegram_id(RESIDENT_TELEGRAM_ID)
+        await uow.tickets.add(TicketRow(
+            number="KM-20261123-0001", source="hotline", kind="complaint", text="新来的", resident_id=resident.id,
+            category="business", confidence=0.9, state="dispatched", department_code="business",
+            received_at=clock.now(), deadline_at=clock.now() + timedelta(days=5),
+        ))
+        await uow.commit()
+    assert re.search(r'id="received">' + str(TICKETS) + "<", await page(client, "/dashboard/"))
+    clock.advance(timedelta(seconds=seeded.settings.web.figures_cache_seconds + 1))
+    assert re.search(r'id="received">' + str(TICKETS + 1) + "<", await page(client, "/dashboard/"))
