@@ -79,12 +79,33 @@ class Database:
 
     async def migrate(self, revision: str = "head") -> None:
         """Brings the schema to `revision` with Alembic."""
-        async with self.engine.begin() as connection:
-            await connection.run_sync(_alembic, "upgrade", revision)
+        await self._alembic("upgrade", revision)
 
     async def downgrade(self, revision: str = "base") -> None:
-        async with self.engine.begin() as connection:
-            await connection.run_sync(_alembic, "downgrade", revision)
+        await self._alembic("downgrade", revision)
+
+    async def _alembic(self, direction: str, revision: str) -> None:
+        """Runs the migrations in one transaction (on PostgreSQL the DDL too: all or nothing).
+
+        SQLite alters a table by copying it into a new one and dropping the old, which its foreign
+        keys forbid while other tables refer to the rows. So, as SQLite's own recipe says, they are
+        switched off around the migration (only possible outside a transaction) and checked before
+        the commit instead.
+        """
+        async with self.engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                await connection.commit()
+            try:
+                async with connection.begin():
+                    await connection.run_sync(_run_alembic, direction, revision)
+                    if sqlite and (broken := (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()):
+                        raise RuntimeError(f"the migration would leave rows pointing nowhere: {broken[:5]}")
+            finally:
+                if sqlite:
+                    await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    await connection.commit()
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._sessions())
@@ -93,7 +114,7 @@ class Database:
         await self.engine.dispose()
 
 
-def _alembic(connection: Connection, direction: str, revision: str) -> None:
+def _run_alembic(connection: Connection, direction: str, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
