@@ -108,7 +108,8 @@ class TicketRow(SQLModel, table=True):
     # Contact choice: "real_name" or "anonymous"; a phone only when the resident shared it.
     contact_mode: str = Field(default="real_name", max_length=20)
     contact_name: Optional[str] = None
-    contact_phone: Optional[str] = Field(default=None, max_length=40)
+    # As the resident (or the Open311 client) wrote it: any length, with extensions and office hours.
+    contact_phone: Optional[str] = None
     # The business unit routed to, and a unit the text names (never shown a discipline ticket about it).
     unit_code: Optional[str] = Field(default=None, max_length=40)
     named_unit: Optional[str] = Field(default=None, max_length=40)
@@ -236,8 +237,10 @@ class AttachmentRow(SQLModel, table=True):
     file_id: Optional[str] = None
     file_unique_id: Optional[str] = None
     file_name: Optional[str] = None
-    mime_type: Optional[str] = Field(default=None, max_length=100)
-    file_size: Optional[int] = None
+    # The sender's client names the type: no length is promised.
+    mime_type: Optional[str] = None
+    # Telegram: "can be bigger than 2^31" (files up to 4 GB).
+    file_size: Optional[int] = Field(default=None, sa_type=BigInteger)
     caption: Optional[str] = None
     latitude: Optional[float] = None
     longitude: Optional[float] = None
