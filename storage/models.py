@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, TypeDecorator, text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Interval, TypeDecorator, text
 from sqlmodel import Field, SQLModel
 
 
@@ -24,6 +24,10 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        """`moment + timedelta(hours=8)` adds an interval; only moments are bound as (UTC) moments."""
+        return Interval() if isinstance(value, timedelta) else self
 
 
 def _moment(**kwargs: Any) -> Any:
