@@ -185,7 +185,8 @@ class TicketRepository(_Repository):
         query = (
             select(TicketRow)
             .where(col(TicketRow.state).in_(list(states)), TicketRow.department_code == department_code)
-            .order_by(col(TicketRow.deadline_at))
+            # Many tickets share a deadline (the end of a working day); the id keeps them in arrival order.
+            .order_by(col(TicketRow.deadline_at), col(TicketRow.id))
             .limit(limit)
         )
         return (await self.session.exec(query)).all()
@@ -206,7 +207,7 @@ class TicketRepository(_Repository):
         query = (
             select(TicketRow)
             .where(col(TicketRow.state).in_(list(states)), col(TicketRow.deadline_at) < moment)
-            .order_by(col(TicketRow.deadline_at))
+            .order_by(col(TicketRow.deadline_at), col(TicketRow.id))
             .limit(limit)
         )
         return (await self.session.exec(query)).all()
@@ -507,10 +508,9 @@ class OutboxRepository(_Repository):
         ON CONFLICT DO NOTHING, not a look-up first: another worker may have queued the same key
         and not committed yet; its row is then waited for, and this insert does nothing.
         """
-        values = row.model_dump(exclude={"id"})
-        statement = _insert_for(self.session)(OutboxRow).values(**values).on_conflict_do_nothing(index_elements=[OutboxRow.key])
-        result = await self.session.exec(statement.returning(col(OutboxRow.id)))  # type: ignore[call-overload]
-        return result.scalar_one_or_none() is not None
+        insert = _insert_for(self.session)(OutboxRow).values(**row.model_dump(exclude={"id"}))
+        statement = insert.on_conflict_do_nothing(index_elements=[OutboxRow.key]).returning(col(OutboxRow.id))
+        return (await self.session.exec(statement)).scalar_one_or_none() is not None  # type: ignore[call-overload]
 
     async def backlog(self) -> dict[str, int]:
         """How many rows are in each state (pending is the dispatcher's backlog)."""
@@ -587,7 +587,11 @@ class GroupRepository(_Repository):
         return await self.session.get(DepartmentGroupRow, chat_id)
 
     async def of_department(self, department_code: str) -> Sequence[DepartmentGroupRow]:
-        query = select(DepartmentGroupRow).where(DepartmentGroupRow.department_code == department_code)
+        query = (
+            select(DepartmentGroupRow)
+            .where(DepartmentGroupRow.department_code == department_code)
+            .order_by(col(DepartmentGroupRow.bound_at), col(DepartmentGroupRow.chat_id))
+        )
         return (await self.session.exec(query)).all()
 
     async def bind(self, group: DepartmentGroupRow) -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from domain.clock import FakeClock
+from services.desk import my_tasks
 from services.hotline import Attachment, Submission, submit_ticket
+from services.officers import create_invite, register_officer
 from services.runtime import Runtime
+from services.tasks import sign_for
 from storage.database import Database
 from storage.models import OutboxRow
 from storage.repositories import PENDING, TicketFilter, TicketScope
@@ -71,6 +74,18 @@ async def test_a_search_finds_a_ticket_by_its_number_typed_in_any_case(runtime: 
     async with runtime.db.unit_of_work() as uow:
         found = await uow.tickets.search(TicketFilter(text=accepted.number.lower()), TicketScope(), offset=0, limit=10)
     assert [ticket.number for ticket in found] == [accepted.number]
+
+
+async def test_tasks_due_at_the_same_moment_are_listed_in_the_order_they_came_in(runtime: Runtime) -> None:
+    # Deadlines fall at the end of a working day, so many tickets share one. PostgreSQL returns equal
+    # rows in no promised order (an updated row moves to the end of its table), SQLite in insertion order.
+    code = await create_invite(runtime, "petition")
+    await register_officer(runtime, code, telegram_user_id=501, chat_id=501, display_name="李警官", locale="zh")
+    numbers = [(await submit_ticket(runtime, submission(user=1000 + n))).number for n in range(3)]
+    async with runtime.db.unit_of_work() as uow:
+        first = await uow.tickets.by_number(numbers[0])
+    await sign_for(runtime, first.id, 501)
+    assert [ticket.number for ticket in await my_tasks(runtime, 501)] == numbers
 
 
 def test_a_postgresql_url_as_psql_writes_it_is_served_by_asyncpg() -> None:
