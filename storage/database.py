@@ -43,6 +43,25 @@ def _tune_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-
     cursor.close()
 
 
+def _without_nul(_connection, _cursor, statement, parameters, _context, _executemany):  # type: ignore[no-untyped-def]
+    """Drops U+0000 from text parameters: PostgreSQL's text cannot hold it (SQLite's can).
+
+    A resident cannot type it, but an Open311 form field or any client can send it (``%00``), and
+    PostgreSQL then refused the whole statement, so the submission failed.
+    """
+    return statement, _clean(parameters)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clean(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    return value
+
+
 def _async_url(url: str) -> URL:
     """The URL with an asyncio driver: a plain ``postgresql://`` (as libpq and psql write it) means asyncpg."""
     parsed = make_url(url)
@@ -75,6 +94,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(driver_url, echo=echo, **_pool_options(driver_url))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
+        else:
+            event.listen(self.engine.sync_engine, "before_cursor_execute", _without_nul, retval=True)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
     async def migrate(self, revision: str = "head") -> None:

@@ -19,7 +19,8 @@ TEXT = "报案三个月了派出所一直有案不立，也没有给我报警回
 
 
 def submission(user: int = 1001, **fields: object) -> Submission:
-    return Submission(telegram_user_id=user, chat_id=user, locale="zh", kind="complaint", text=TEXT, **fields)  # type: ignore[arg-type]
+    fields.setdefault("text", TEXT)
+    return Submission(telegram_user_id=user, chat_id=user, locale="zh", kind="complaint", **fields)  # type: ignore[arg-type]
 
 
 def notice(key: str) -> OutboxRow:
@@ -86,6 +87,15 @@ async def test_tasks_due_at_the_same_moment_are_listed_in_the_order_they_came_in
         first = await uow.tickets.by_number(numbers[0])
     await sign_for(runtime, first.id, 501)
     assert [ticket.number for ticket in await my_tasks(runtime, 501)] == numbers
+
+
+async def test_a_text_with_a_nul_character_is_stored_without_it(runtime: Runtime) -> None:
+    # Nobody types U+0000, but an Open311 form (%00) or any client can send it; PostgreSQL's text cannot hold it.
+    accepted = await submit_ticket(runtime, submission(text="派出所\x00一直不立案", contact_name="王\x00女士"))
+    async with runtime.db.unit_of_work() as uow:
+        ticket = await uow.tickets.by_number(accepted.number)
+    assert ticket is not None
+    assert (ticket.text.replace("\x00", ""), ticket.contact_name.replace("\x00", "")) == ("派出所一直不立案", "王女士")
 
 
 def test_a_postgresql_url_as_psql_writes_it_is_served_by_asyncpg() -> None:
