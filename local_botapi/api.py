@@ -174,15 +174,17 @@ class LocalBotApi:
         count: int = 1,
         delay: float = 30.0,
         description: str | None = None,
+        chat_id: int | None = None,
     ) -> None:
-        """Makes the next `count` calls of `method` (any method when None) fail.
+        """Makes the next `count` calls of `method` (any method when None) fail; with `chat_id`,
+        only calls to that chat count.
 
         `status` is an HTTP error status (429 carries `retry_after`; 5xx come with
         "Internal Server Error"/"Bad Gateway"/...), or "timeout": the request is
         held unanswered for `delay` seconds (or until stop) and its connection is
         then dropped, so the client times out.
         """
-        self._faults.add(Fault(method, status, count, retry_after, delay, description))
+        self._faults.add(Fault(method, status, count, retry_after, delay, description, chat_id))
 
     def inject_random_faults(
         self,

@@ -80,7 +80,7 @@ class BotApiServer:
             return self._respond(method, params, error=unauthorized())
         if canonical_name(requested) is None:
             return self._respond(method, params, error=not_found())
-        fault = self.faults.take(method)
+        fault = self.faults.take(method, params.raw("chat_id"))
         if fault is not None:
             return await self._fail(request, method, params, fault)
         try:

@@ -71,7 +71,7 @@ FaultStatus = int | Literal["timeout"]
 
 @dataclass
 class Fault:
-    """The next `count` calls of `method` (any method when None) fail this way."""
+    """The next `count` calls of `method` (any method when None) to `chat_id` (any chat when None) fail this way."""
 
     method: str | None
     status: FaultStatus
@@ -79,6 +79,12 @@ class Fault:
     retry_after: int = 1
     delay: float = 30.0
     description: str | None = None
+    chat_id: int | None = None
+
+    def hits(self, method: str, chat_id: object) -> bool:
+        if self.method is not None and self.method.lower() != method.lower():
+            return False
+        return self.chat_id is None or str(self.chat_id) == str(chat_id)
 
 
 @dataclass
@@ -137,10 +143,10 @@ class FaultPlan:
         self._faults.clear()
         self.random = None
 
-    def take(self, method: str) -> Fault | None:
-        """The fault for this call: a planned one first, else perhaps a random one."""
+    def take(self, method: str, chat_id: object = None) -> Fault | None:
+        """The fault for this call (to `chat_id`, if it names one): a planned one first, else perhaps a random one."""
         for fault in self._faults:
-            if fault.method is None or fault.method.lower() == method.lower():
+            if fault.hits(method, chat_id):
                 fault.count -= 1
                 if fault.count <= 0:
                     self._faults.remove(fault)

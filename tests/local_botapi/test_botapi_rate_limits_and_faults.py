@@ -188,3 +188,15 @@ async def test_planned_faults_come_before_random_ones_and_clearing_ends_both(api
         await bot.get_me()
     api.clear_faults()
     await bot.get_me()
+
+
+async def test_a_fault_for_one_chat_leaves_the_others_alone(api: LocalBotApi, bot: Bot) -> None:
+    first, second = api.user("王女士"), api.user("张先生")
+    api.inject_fault("sendMessage", status=502, chat_id=second.id)
+
+    await bot.send_message(first.id, "通知")
+    with pytest.raises(NetworkError, match="Bad Gateway"):
+        await bot.send_message(second.id, "通知")
+    await bot.send_message(second.id, "通知")
+
+    assert [r.status for r in api.calls("sendMessage")] == [200, 502, 200]
