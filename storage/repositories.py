@@ -72,12 +72,16 @@ class ResidentRepository(_Repository):
         return await self.session.get(ResidentRow, resident_id)
 
     async def upsert(self, telegram_user_id: int, chat_id: int, locale: str, now: datetime) -> ResidentRow:
-        resident = await self.by_telegram_id(telegram_user_id)
-        if resident is None:
-            resident = ResidentRow(telegram_user_id=telegram_user_id, chat_id=chat_id, locale=locale, created_at=now)
-        resident.chat_id, resident.locale = chat_id, locale
-        self.session.add(resident)
-        await self.session.flush()
+        """The resident, created or brought up to date in one statement (two first items cannot both create it)."""
+        insert = _insert_for(self.session)(ResidentRow).values(
+            telegram_user_id=telegram_user_id, chat_id=chat_id, locale=locale, created_at=now
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=[ResidentRow.telegram_user_id], set_={"chat_id": chat_id, "locale": locale}
+        ).returning(col(ResidentRow.id))
+        resident_id = (await self.session.exec(statement)).scalar_one()  # type: ignore[call-overload]
+        resident = await self.session.get(ResidentRow, resident_id, populate_existing=True)
+        assert resident is not None
         return resident
 
 

@@ -39,6 +39,14 @@ async def test_tickets_submitted_at_the_same_moment_of_a_new_day_get_consecutive
     assert sorted(numbers) == ["KM-20261124-0001", "KM-20261124-0002", "KM-20261124-0003"]
 
 
+async def test_two_items_from_a_new_resident_at_the_same_moment_make_one_resident(runtime: Runtime) -> None:
+    # Open311 files every request under one resident; its first two requests may well arrive together.
+    accepted = await asyncio.gather(submit_ticket(runtime, submission(user=0)), submit_ticket(runtime, submission(user=0)))
+    async with runtime.db.unit_of_work() as uow:
+        tickets = [await uow.tickets.by_number(item.number) for item in accepted]
+    assert len({ticket.resident_id for ticket in tickets if ticket}) == 1
+
+
 async def test_a_notice_two_workers_queue_at_the_same_moment_is_queued_once(runtime: Runtime) -> None:
     async with runtime.db.unit_of_work() as first, runtime.db.unit_of_work() as second:
         assert await first.outbox.enqueue(notice("reminder:1:1"))
