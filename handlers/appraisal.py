@@ -215,16 +215,18 @@ async def _finish(update: Update, context: BotContext, comment: str | None) -> i
         await update.effective_message.reply_text(context.text(update, "error.generic"))
         return Step.COMMENTING
     context.user_data.pop(ANSWERS, None)
-    await update.effective_message.reply_text(context.text(update, "appraisal.thanks"))
+    await context.reply_surely(update, context.text(update, "appraisal.thanks"), what="appraisal.thanks")
     if accepted is not None:
-        await update.effective_message.reply_text(
+        await context.reply_surely(
+            update,
             context.text(
                 update,
                 "appraisal.ticket",
                 number=accepted.number,
                 department=rt.department_name(locale, accepted.department_code),
                 deadline=rt.format_moment(locale, accepted.deadline_at),
-            )
+            ),
+            what="appraisal.ticket",
         )
     return ConversationHandler.END
 

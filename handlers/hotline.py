@@ -360,16 +360,18 @@ async def _submit(update: Update, context: BotContext) -> int:
         await update.effective_message.reply_text(context.text(update, "hotline.failed"))
         return await _show_summary(update, context)
     key = "hotline.accepted_triage" if accepted.needs_triage else "hotline.accepted"
-    await update.effective_message.reply_text(
+    context.user_data.pop(DRAFT, None)
+    await context.reply_surely(
+        update,
         context.text(
             update,
             key,
             number=accepted.number,
             department=rt.department_name(locale, accepted.department_code),
             deadline=rt.format_moment(locale, accepted.deadline_at),
-        )
+        ),
+        what=key,
     )
-    context.user_data.pop(DRAFT, None)
     return ConversationHandler.END
 
 
@@ -408,7 +410,7 @@ async def on_duplicate_add(update: Update, context: BotContext) -> int:
         _save(context, draft)
         return await _submit(update, context)
     context.user_data.pop(DRAFT, None)
-    await update.effective_message.reply_text(context.text(update, "duplicate.added", number=number))
+    await context.reply_surely(update, context.text(update, "duplicate.added", number=number), what="duplicate.added")
     return ConversationHandler.END
 
 

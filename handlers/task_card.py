@@ -125,7 +125,7 @@ async def _finish_text_action(update: Update, context: BotContext, retry_step: S
         await update.effective_message.reply_text(context.text(update, refusal.reason))
         keeps_asking = refusal.reason in ("task.result_required", "task.reason_required", "task.empty_reply")
         return retry_step if keeps_asking else _end(context)
-    await update.effective_message.reply_text(context.text(update, done, number=outcome.ticket.number))
+    await context.reply_surely(update, context.text(update, done, number=outcome.ticket.number), what=done)
     return _end(context)
 
 
@@ -199,7 +199,7 @@ async def on_extension_reason(update: Update, context: BotContext) -> int:
         await update.effective_message.reply_text(context.text(update, refusal.reason))
         return Step.AWAITING_EXTENSION_REASON if refusal.reason == "task.reason_required" else _end(context)
     key = "task.extension_requested" if asked.heads else "task.extension_no_head"
-    await update.effective_message.reply_text(context.text(update, key, number=asked.ticket.number))
+    await context.reply_surely(update, context.text(update, key, number=asked.ticket.number), what=key)
     return _end(context)
 
 

@@ -60,6 +60,14 @@ async def queue_message(
     )
 
 
+async def send_later(rt: Runtime, *, key: str, chat_id: int, text: str, purpose: str) -> None:
+    """Queues one message in a unit of work of its own and wakes the dispatcher."""
+    async with rt.db.unit_of_work() as uow:
+        await queue_message(uow, key=key, chat_id=chat_id, text=text, purpose=purpose, now=rt.now())
+        await uow.commit()
+    rt.wake_dispatcher()
+
+
 async def notify_resident(
     uow: UnitOfWork, rt: Runtime, ticket: TicketRow, key: str, text_key: str, *, reply_markup: dict[str, Any] | None = None, **params: str | datetime
 ) -> None:

@@ -22,6 +22,7 @@ from domain.clock import FakeClock
 from domain.tickets import TicketState
 from local_botapi import BotMessage, SimChat, SimUser
 from services.cards import EDIT_OF_ROW
+from services.hotline import Submission, submit_ticket
 from storage.models import OutboxRow, TicketRow
 from storage.repositories import PENDING, SENT
 from tests.conftest import LiveBot, running_bot
@@ -257,3 +258,56 @@ async def test_every_notice_arrives_exactly_once_while_telegram_fails_a_tenth_of
         # The faults did happen, of every kind, and also to notices.
         assert set(faults.drawn) == {str(status) for status in FAULTS}
         assert any(row.attempts > 1 for row in rows)
+
+
+# --- one message lost at the worst moment ------------------------------------------------------
+
+NOISE = COMPLAINTS[0]
+
+
+async def test_a_resident_whose_ticket_number_is_lost_on_the_way_gets_it_all_the_same(live_bot: LiveBot) -> None:
+    resident = live_bot.api.user("王女士")
+    await resident.send("/start")
+    await resident.next_message()
+    await resident.press("📝 我要反映")
+    await resident.next_message()
+    await resident.press("投诉")
+    await resident.next_message()
+    await resident.send(NOISE)
+    await resident.next_message()
+    live_bot.api.inject_fault("sendMessage", status=502, chat_id=resident.id)
+
+    await resident.press("✅ 确认提交")
+
+    accepted = await resident.next_message()
+    (filed,) = await tickets_of(live_bot, resident)
+    assert accepted.text.startswith("已受理") and filed.number in accepted.text, accepted.text
+    await resident.send("还有一件事")  # the conversation is over: this is not added to anything
+    assert (await resident.next_message()).text == "请点下方菜单开始，或发送 /start。"
+
+
+async def test_an_officer_whose_confirmation_is_lost_does_not_relay_the_same_reply_twice(live_bot: LiveBot) -> None:
+    officer = await live_bot.register_officer("张警官", "business")
+    resident = live_bot.api.user("王女士")
+    number = (await submit_ticket(live_bot.rt, Submission(resident.id, resident.id, "zh", "complaint", NOISE))).number
+    await (await officer.press("签收", message=await card(live_bot, officer, number, "签收"))).answered()
+    await officer.press("回复", message=await card(live_bot, officer, number, "回复"))
+    assert (await next_starting(officer, "请输入给群众的答复")).chat_id == officer.id
+    live_bot.api.inject_fault("sendMessage", status=502, chat_id=officer.id)
+
+    await officer.send("已派民警到现场核查。")
+    await officer.send("已派民警到现场核查。")  # typed again: the first seemed to go nowhere
+
+    def answered(prefix: str) -> bool:
+        return any((message.text or "").startswith(prefix) for message in officer.messages)
+
+    # The confirmation comes late, through the outbox; the second text is just a stray message.
+    await live_bot.api.wait_for(lambda: answered("答复已发送给群众") and answered("请点下方菜单开始"))
+    replies = [row for row in await outbox(live_bot) if row.purpose == "notice.reply"]
+    assert len(replies) == 1
+
+
+async def next_starting(person: SimUser, prefix: str) -> BotMessage:
+    while not ((message := await person.next_message()).text or "").startswith(prefix):
+        pass
+    return message
