@@ -28,7 +28,8 @@ What is faked faithfully:
     Telegram's HTML dialect (plain text and entities; malformed HTML fails with
     "can't parse entities"), inline keyboards (callback_data <= 64 bytes),
     edits dropping the inline keyboard when reply_markup is omitted, "message is
-    not modified", callback queries and their answers;
+    not modified", callback queries and their answers; people editing their own
+    messages (`SimUser.edit`: an `edited_message` update);
   * files: uploads get file ids, re-sending by file_id reuses them, getFile and
     downloads under `/file/bot<token>/<path>`;
   * optional flood limits (`enforce_rate_limits`) and injected faults

@@ -237,6 +237,18 @@ class SimUser(SimChat):
         target = chat._chat if chat is not None else self._chat
         return self._state.inject_message(self.user, target, content)
 
+    async def edit(
+        self, message: dict[str, Any], text: str, *, chat: SimChat | None = None
+    ) -> dict[str, Any]:
+        """Edits a message this person sent (its JSON, as `send` returned it): the text, or the
+        caption of a photo, document or video. Returns the edited Message JSON."""
+        if "text" in message:
+            content: dict[str, Any] = {"text": text, "entities": command_entities(text) or None}
+        else:
+            content = {"caption": text}
+        target = chat._chat if chat is not None else self._chat
+        return self._state.inject_edit(self.user, target, int(message["message_id"]), content)
+
     async def press(
         self, text: str, message: BotMessage | None = None, *, chat: SimChat | None = None
     ) -> Press:

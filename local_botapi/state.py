@@ -534,6 +534,19 @@ class ServerState:
         self.updates.put("message", message.payload)
         return message.payload
 
+    def inject_edit(
+        self, user: UserRecord, chat: ChatRecord, message_id: int, content: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The person edits a message they sent: the bot gets the whole message again, as
+        `edited_message`, with the new content (None values removed) and an `edit_date`."""
+        message = chat.live_message(message_id)
+        if not isinstance(message, UserMessage) or message.sender.id != user.id:
+            raise AssertionError(f"{user.first_name} sent no message {message_id} in this chat to edit")
+        edited = {**message.payload, **content, "edit_date": self.now()}
+        message.payload = {key: value for key, value in edited.items() if value is not None}
+        self.updates.put("edited_message", message.payload)
+        return message.payload
+
     def inject_callback(
         self, user: UserRecord, message: BotMessage, data: str
     ) -> CallbackQueryRecord:

@@ -197,3 +197,22 @@ async def test_wait_for_rechecks_after_every_bot_call(api: LocalBotApi, bot: Bot
     await api.wait_for(lambda: resident.messages[0].buttons == [], timeout=1.0)
     with pytest.raises(AssertionError, match="never true did not become true"):
         await api.wait_for(lambda: False, timeout=0.05, what="never true")
+
+
+async def test_an_edited_message_reaches_the_bot_as_edited_message(api: LocalBotApi, bot: Bot) -> None:
+    resident = api.user("王女士")
+    sent = await resident.send("/start")
+    photo = await resident.send_photo(caption="门口")
+
+    await resident.edit(sent, "楼下很吵")
+    await resident.edit(photo, "门口照片")
+
+    updates = await bot.get_updates()
+    edits = [update.edited_message for update in updates if update.edited_message]
+    assert [(m.message_id, m.text, m.caption) for m in edits] == [
+        (sent["message_id"], "楼下很吵", None),
+        (photo["message_id"], None, "门口照片"),
+    ]
+    assert edits[0].entities == () and edits[0].edit_date is not None
+    with pytest.raises(AssertionError, match="no message 999"):
+        await resident.edit({"message_id": 999, "text": ""}, "改")
