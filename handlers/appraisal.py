@@ -31,6 +31,10 @@ ANSWERS = "appraisal"
 DEEP_LINK = "appraise_"
 
 
+# A score button's data → its score. Looked up, not parsed: "²".isdigit() holds, but int("²") fails.
+SCORE_CHOICES = {str(score): score for score in SCORE_RANGE}
+
+
 class Step(IntEnum):
     CHOOSING_UNIT = 1
     RATING = 2
@@ -154,8 +158,8 @@ async def on_score(update: Update, context: BotContext) -> Step:
     choice = query.data.split(":", 1)[1]
     answers = _answers(context)
     aspect = SCORE_ASPECTS[answers["aspect"]]
-    if choice.isdigit() and int(choice) in SCORE_RANGE:
-        answers["scores"][aspect] = int(choice)
+    if choice in SCORE_CHOICES:
+        answers["scores"][aspect] = SCORE_CHOICES[choice]
         shown = choice
     else:
         shown = context.text(update, "appraisal.skipped")

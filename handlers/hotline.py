@@ -469,7 +469,8 @@ def build(timeout_minutes: float | None = None) -> ConversationHandler:
             CommandHandler("report", on_start_hotline, private),
         ],
         states={
-            Step.CHOOSING_KIND: [CallbackQueryHandler(on_kind, pattern="^kind:")],
+            # Only the kinds there are: other data (forged, or an old button) is a stale button.
+            Step.CHOOSING_KIND: [CallbackQueryHandler(on_kind, pattern=f"^kind:({'|'.join(TicketKind)})$")],
             Step.WRITING: collecting,
             Step.CONFIRMING: collecting,
             Step.SHARING_PHONE: [

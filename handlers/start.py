@@ -43,7 +43,7 @@ async def on_help_button(update: Update, context: BotContext) -> None:
 
 
 async def on_stray_message(update: Update, context: BotContext) -> None:
-    """Points anything said outside a conversation back to the menu."""
+    """Points anything no conversation took, unknown commands included, back to the menu."""
     await update.effective_message.reply_text(
         context.text(update, "menu.unknown"), reply_markup=menu_keyboard(context, update)
     )
@@ -68,5 +68,6 @@ def build_fallback() -> list:
     """Handlers for what no conversation took: registered last."""
     return [
         CommandHandler("cancel", cmd_cancel_outside, filters.ChatType.PRIVATE),
-        MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, on_stray_message),
+        # Commands too: a mistyped or unknown command deserves an answer as much as any text.
+        MessageHandler(filters.ChatType.PRIVATE, on_stray_message),
     ]
