@@ -13,7 +13,7 @@ import functools
 import re
 import tomllib
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 # These apply to normalised text: NFKC has already folded full-width punctuation (，！？；：)
@@ -24,6 +24,9 @@ _SENTENCE_END = re.compile(r"[。!?;\n]|\.(?!\d)")
 # such as "没有" rarely reaches across any of these.
 _CLAUSE_BREAK = re.compile(r"[。!?;\n,、:\s]|\.(?!\d)")
 _WHITESPACE_RUN = re.compile(r"\s+")
+# Full-width ASCII (！ to ～) and the ideographic space: NFKC maps each to its ASCII twin.
+_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def normalize(text: str) -> str:
@@ -32,9 +35,21 @@ def normalize(text: str) -> str:
     NFKC maps full-width ASCII (``ＡＢＣ１２３，！``) to half-width; ``casefold`` makes
     ``KTV`` and ``ktv`` the same keyword. A whitespace run that contains a newline becomes a
     single newline (it ends a sentence); any other run becomes one space.
+
+    The result is NFKC's. Full NFKC costs more than everything else here, and what it changes
+    in a Chinese message is nearly always full-width punctuation, so that is folded first and
+    NFKC only runs on what is still not normalised after it.
     """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return _WHITESPACE_RUN.sub(_collapse_whitespace, folded).strip()
+    if not unicodedata.is_normalized("NFKC", text):
+        text = _FULL_WIDTH.sub(_half_width, text)
+        if not unicodedata.is_normalized("NFKC", text):
+            text = unicodedata.normalize("NFKC", text)
+    return _WHITESPACE_RUN.sub(_collapse_whitespace, text.casefold()).strip()
+
+
+def _half_width(match: re.Match[str]) -> str:
+    char = match.group()
+    return " " if char == "\u3000" else chr(ord(char) - 0xFEE0)
 
 
 def _collapse_whitespace(run: re.Match[str]) -> str:
@@ -47,11 +62,30 @@ def to_simplified(text: str) -> str:
     Most messages are already simplified, so the phrase-aware conversion of ``zhconv``
     (~20 µs) runs only when the text holds a character that simplification would change.
     """
-    if set(text).isdisjoint(_traditional_characters()):
+    if not _has_traditional_characters(text):
         return text
     import zhconv  # imported on first need: most deployments never receive traditional text
 
     return zhconv.convert(text, "zh-cn")
+
+
+def _has_traditional_characters(text: str) -> bool:
+    common, rare = _traditional_pattern(), _traditional_characters()
+    if common.search(text):
+        return True
+    return _ASTRAL.search(text) is not None and not rare.isdisjoint(text)
+
+
+@functools.cache
+def _traditional_pattern() -> re.Pattern[str]:
+    """A character class of the traditional characters in the Basic Multilingual Plane.
+
+    A regular expression scans a message faster than a set look-up per character; the few
+    characters beyond that plane would make the class slow, so messages holding any (emoji,
+    mostly) are checked against the set as well.
+    """
+    common = sorted(char for char in _traditional_characters() if char <= "\uffff")
+    return re.compile("[" + "".join(map(re.escape, common)) + "]")
 
 
 @functools.cache
@@ -76,9 +110,7 @@ class SpellingVariants:
     def __init__(self, variants: Mapping[str, str]) -> None:
         cleaned = {normalize(to_simplified(wrong)): normalize(right) for wrong, right in variants.items()}
         self._replacements = {wrong: right for wrong, right in cleaned.items() if wrong and wrong != right}
-        self._first_characters = frozenset(wrong[0] for wrong in self._replacements)
-        ordered = sorted(self._replacements, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(_as_pattern, ordered))) if ordered else None
+        self._pattern = _longest_first(self._replacements) if self._replacements else None
 
     @classmethod
     def from_file(cls, path: Path) -> SpellingVariants:
@@ -93,16 +125,41 @@ class SpellingVariants:
         return cls(merged)
 
     def apply(self, text: str) -> str:
-        if self._pattern is None or set(text).isdisjoint(self._first_characters):
+        if self._pattern is None:
             return text
-        return self._pattern.sub(lambda match: self._replacements[match.group()], text)
+        return self._pattern.sub(self._replace, text)
+
+    def _replace(self, match: re.Match[str]) -> str:
+        return self._replacements[match.group()]
 
 
-def _as_pattern(variant: str) -> str:
-    """A literal pattern; an all-Latin variant only matches as a whole word."""
-    if variant.isascii() and variant.isalpha():
-        return rf"(?<![a-z]){re.escape(variant)}(?![a-z])"
-    return re.escape(variant)
+def _longest_first(variants: Iterable[str]) -> re.Pattern[str]:
+    """A pattern matching any variant, the longest one where several start at one place.
+
+    An all-Latin variant only matches as a whole word ("jc", not the "jc" of "jcb"). The others
+    form a trie ("警查(?:同志|叔叔|局)") rather than a flat alternation: the regular expression
+    engine then decides each position in a few steps instead of trying every variant.
+    """
+    latin = sorted((v for v in variants if v.isascii() and v.isalpha()), key=len, reverse=True)
+    trie: dict = {}
+    for variant in variants:
+        if not (variant.isascii() and variant.isalpha()):
+            node = trie
+            for char in variant:
+                node = node.setdefault(char, {})
+            node[""] = {}  # a variant ends here
+    branches = [_trie_pattern(trie)] if trie else []
+    branches += [rf"(?<![a-z]){re.escape(variant)}(?![a-z])" for variant in latin]
+    return re.compile("|".join(branches))
+
+
+def _trie_pattern(node: dict) -> str:
+    """Greedy, so the longest variant wins; a shorter one ending here is the fallback."""
+    alternatives = [re.escape(char) + _trie_pattern(child) for char, child in sorted(node.items()) if char]
+    if not alternatives:
+        return ""
+    group = "(?:" + "|".join(alternatives) + ")"
+    return group + "?" if "" in node else group
 
 
 NO_VARIANTS = SpellingVariants({})

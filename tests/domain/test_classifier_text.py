@@ -3,9 +3,13 @@ segmentation, negation and contrast."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.analysis import KeywordLexicon, Reader
 from domain.classifier import DEFAULT_DICTIONARY_PATH, DEFAULT_VARIANTS_PATH
@@ -39,6 +43,20 @@ def test_simplified_text_is_left_exactly_as_it_was() -> None:
     assert to_simplified(text) is text
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("民警，。！？ＡＢＣａｂ１２ KTV\u3000\n\t\u0301eé①㍿ﬁ紅😊")), max_size=30))
+def test_normalising_is_nfkc_with_case_folded_and_whitespace_collapsed(text: str) -> None:
+    # normalize() skips full NFKC where folding full-width ASCII is all it would do; same result.
+    expected = re.sub(r"\s+", lambda run: "\n" if "\n" in run.group() else " ", unicodedata.normalize("NFKC", text).casefold())
+
+    assert normalize(text) == expected.strip()
+
+
+def test_traditional_characters_are_found_beside_emoji() -> None:
+    assert to_simplified("收紅包😊") == "收红包😊"
+    assert to_simplified("😊收红包") == "😊收红包"
+
+
 @pytest.mark.parametrize(
     ("typed", "read"),
     [
@@ -53,6 +71,13 @@ def test_typos_and_dialect_words_are_read_as_the_standard_word(
     variants: SpellingVariants, typed: str, read: str
 ) -> None:
     assert prepare(typed, variants) == read
+
+
+def test_the_longest_variant_starting_at_a_place_wins() -> None:
+    variants = SpellingVariants({"唔": "不", "唔该": "谢谢", "唔该晒": "多谢", "jc": "警察"})
+
+    assert prepare("唔该晒，唔该，唔好", variants) == "多谢,谢谢,不好"
+    assert prepare("jc唔该", variants) == "警察谢谢"
 
 
 def test_a_variant_does_not_break_a_real_word_sequence(variants: SpellingVariants) -> None:
