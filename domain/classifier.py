@@ -33,7 +33,7 @@ from domain.analysis import (
     Reading,
     ReadingRules,
 )
-from domain.features import Features, extract, token_feature
+from domain.features import Features, extract, token_feature, word_of_feature
 from domain.linear_model import LinearModel, Scores, current_model_path
 from domain.segmenter import Segmenter, UserWord, read_user_words
 from domain.textnorm import NO_VARIANTS, SpellingVariants, normalize
@@ -58,7 +58,6 @@ DEFAULT_VARIANTS_PATH = _DATA_DIR / "variants.toml"
 DEFAULT_MODEL_DIR = _DATA_DIR / "models"
 DEFAULT_UNITS_PATH = _DATA_DIR / "business_units.toml"
 
-_OTHERS = len(CATEGORIES) - 1
 # Pushes below this are rounding left over where a word's share moved to a keyword phrase.
 _NEGLIGIBLE = 1e-9
 # Petition vocabulary names police actions whose *absence* is the complaint (立案, 出警, 退还):
@@ -97,10 +96,41 @@ class TextClassifier(Protocol):
 
 
 @dataclass(frozen=True)
+class _Margins:
+    """How much a unit of each feature favours each category over the mean of the others.
+
+    ``words``: per word feature of the model, the word it shows and idf × that margin per
+    category (char n-grams are left out: they explain nothing to an officer); ``keywords``: the
+    margin per keyword feature. Computed once per model, so explaining a verdict is a look-up.
+    """
+
+    words: Mapping[str, tuple[str, float, float, float, float]]
+    keywords: Mapping[str, tuple[float, ...]]
+
+    @classmethod
+    def of(cls, model: LinearModel) -> _Margins:
+        words = {}
+        for name, (idf, *weights) in model.text_weights.items():
+            word = word_of_feature(name)
+            if word is not None:
+                words[name] = (word, *(idf * _margin(weights, index) for index in range(len(weights))))
+        keywords = {
+            name: tuple(_margin(weights, index) for index in range(len(weights)))
+            for name, weights in model.keyword_weights.items()
+        }
+        return cls(words, keywords)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
 class _RouterParts:
     reader: Reader
     model: LinearModel
     units: UnitRouter | None
+    margins: _Margins
+
+    @classmethod
+    def of(cls, reader: Reader, model: LinearModel, units: UnitRouter | None) -> _RouterParts:
+        return cls(reader, model, units, _Margins.of(model))
 
 
 class RoutingClassifier:
@@ -129,7 +159,7 @@ class RoutingClassifier:
     def from_parts(
         cls, reader: Reader, model: LinearModel, units: UnitRouter | None = None, **options: float
     ) -> RoutingClassifier:
-        parts = _RouterParts(reader, model, units)
+        parts = _RouterParts.of(reader, model, units)
         return cls(lambda: parts, **options)  # type: ignore[arg-type]
 
     @classmethod
@@ -181,41 +211,43 @@ class RoutingClassifier:
         return Classification(
             category=category,
             confidence=scores.probabilities[best],
-            deciding_words=self._deciding_words(parts.model, reading, features, scores, best),
+            deciding_words=self._deciding_words(parts, reading, features, scores, best),
             scores=MappingProxyType(dict(zip(CATEGORIES, scores.probabilities))),
             model_version=parts.model.version,
             unit=unit,
         )
 
     def _deciding_words(
-        self, model: LinearModel, reading: Reading, features: Features, scores: Scores, category: int
+        self, parts: _RouterParts, reading: Reading, features: Features, scores: Scores, category: int
     ) -> tuple[str, ...]:
         push: dict[str, float] = {}
-        options = model.options
-        norm = scores.norm
+        options = parts.model.options
         tokens = reading.tokens
         phrase_of = {index: hit.word for hit in reading.hits for index in range(hit.first, hit.last + 1)}
-        if options.words and norm:
-            get = model.text_weights.get
+        if options.words and scores.norm:
+            margins = parts.margins.words
             text = features.text
+            scale = 1.0 / scores.norm
             sublinear = options.sublinear_tf
             position = category + 1
+            log = math.log
 
-            def amount(name: str, count: float) -> float:
+            def amount(entry: tuple[str, float, float, float, float], count: float) -> float:
                 """What all occurrences of a word feature add to the category's logit over the others'."""
-                row = get(name)
-                if row is None:
-                    return 0.0
-                own = row[position]
-                margin = own - (sum(row) - row[0] - own) / _OTHERS  # as _margin(row, position)
-                tf = (1.0 + math.log(count)) if sublinear and count != 1.0 else count
-                return tf * row[0] / norm * margin
+                tf = (1.0 + log(count)) if sublinear and count != 1.0 else count
+                return tf * entry[position] * scale
 
-            # Per word: the word features summed over their occurrences (feature names carry the word).
+            # Per word: its features summed over their occurrences (the margins carry the word);
+            # ``amount`` inlined, as this loop runs for every message.
+            get = push.get
             for name, count in text.items():
-                if name[0] == "w":
-                    word = name[3:] if name[1] == "!" else name[2:]
-                    push[word] = push.get(word, 0.0) + amount(name, count)
+                entry = margins.get(name)
+                if entry is not None:
+                    word = entry[0]
+                    if count == 1.0 or not sublinear:
+                        push[word] = get(word, 0.0) + count * entry[position] * scale
+                    else:
+                        push[word] = get(word, 0.0) + (1.0 + log(count)) * entry[position] * scale
             # An occurrence inside a keyword phrase the segmenter split counts for the phrase, which
             # is what the officer sees ("收了好处", not "收了" and "好处"): move its share there.
             breaks, negated = reading.breaks, reading.negated
@@ -225,15 +257,19 @@ class RoutingClassifier:
                 if word == phrase or breaks[index]:
                     continue
                 name = token_feature(word, negated[index], options)
+                entry = margins.get(name)
+                if entry is None:
+                    continue
                 count = text[name]
-                share = amount(name, count) * (emphasis[index] if emphasis is not None else 1.0) / count
+                share = amount(entry, count) * (emphasis[index] if emphasis is not None else 1.0) / count
                 push[word] -= share
                 push[phrase] = push.get(phrase, 0.0) + share
+        keyword_margins = parts.margins.keywords
         for share in features.keyword_shares:
             total = features.keyword_totals[share.name]
             value = features.keywords[share.name] * share.value / total if total else 0.0
             word = phrase_of.get(share.first) or tokens[share.first].word
-            push[word] = push.get(word, 0.0) + value * _margin(model.keyword_weights[share.name], category)
+            push[word] = push.get(word, 0.0) + value * keyword_margins[share.name][category]
         words: list[str] = []
         floor = _NEGLIGIBLE
         for word in sorted(push, key=push.__getitem__, reverse=True):  # stable: ties keep their order
@@ -284,13 +320,12 @@ def _load_parts(
         variants_path=Path(variants[0]) if variants else None,
         extra_words=router.words if router else (),
     )
-    return _RouterParts(reader, LinearModel.load(Path(model[0])), router)
+    return _RouterParts.of(reader, LinearModel.load(Path(model[0])), router)
 
 
 def _margin(weights: Sequence[float], position: int) -> float:
-    """``weights[position]`` minus the mean of the other category weights (skips an idf at 0)."""
-    start = len(weights) - len(CATEGORIES)
-    others = (sum(weights[start:]) - weights[position]) / (len(CATEGORIES) - 1)
+    """``weights[position]`` minus the mean of the other category weights."""
+    others = (sum(weights) - weights[position]) / (len(weights) - 1)
     return weights[position] - others
 
 

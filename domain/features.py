@@ -76,6 +76,15 @@ def token_feature(word: str, negated: bool, options: FeatureOptions) -> str:
     return ("w!:" if options.mark_negation and negated else "w:") + word
 
 
+def word_of_feature(name: str) -> str | None:
+    """The word a ``w:`` or ``w!:`` feature counts; None for other features."""
+    if name.startswith("w:"):
+        return name[2:]
+    if name.startswith("w!:"):
+        return name[3:]
+    return None
+
+
 def extract(reading: Reading, options: FeatureOptions) -> Features:
     features = Features()
     text = features.text
