@@ -95,7 +95,10 @@ class ThrowawayCluster:
         self.root = Path(tempfile.mkdtemp(prefix="opendoor-pg-", dir="/tmp"))
         atexit.register(self.stop)  # even if the session ends without tearing down
         if os.geteuid() == 0:
-            account = pwd.getpwnam(SUPERUSER)
+            try:
+                account = pwd.getpwnam(SUPERUSER)
+            except KeyError:
+                raise RuntimeError(f"as root, PostgreSQL must run as the {SUPERUSER!r} user, which does not exist") from None
             os.chown(self.root, account.pw_uid, account.pw_gid)
         data = self.root / "data"
         self._run("initdb", "-D", str(data), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync")
@@ -131,7 +134,11 @@ class ThrowawayCluster:
         """A new database (a copy of the migrated template, or empty); returns its name."""
         name = f"test_{next(self._names)}"
         template = TEMPLATE if migrated else "template0"
-        self._call(self._admin_connection().execute(f"CREATE DATABASE {name} TEMPLATE {template}"))
+        admin = self._admin_connection()
+        # FILE_COPY (PostgreSQL 15+) copies a small template in a quarter of WAL_LOG's time; with
+        # fsync off its checkpoints cost nothing.
+        strategy = " STRATEGY FILE_COPY" if admin.get_server_version().major >= 15 else ""
+        self._call(admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}{strategy}"))
         return name
 
     def drop_database(self, name: str) -> None:
