@@ -208,21 +208,25 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         (say, a timeout's END not yet written) stays.
         """
         rows_for = {(CONVERSATION_PREFIX + name, encode_conversation_key(key)): (name, key) for name, key in wanted}
+        # What this process had written, taken before reading: a write of ours (a timeout's END) that
+        # lands while the database is read must not make our own old row look like another's change.
+        written = {row_key: self._written.get(row_key) for row_key in rows_for}
         async with self._db.unit_of_work() as uow:
             rows = await BotStateRepository(uow.session).rows(rows_for)
         changed: dict[tuple[str, ConversationKey], object | None] = {}
         for row_key, pair in rows_for.items():
             row = rows.get(row_key)
-            if _as_written(row) != self._written.get(row_key):
+            if _as_written(row) != written[row_key]:
                 changed[pair] = None if row is None else row.value
         return changed
 
     async def moved_on_elsewhere(self, name: str, key: ConversationKey) -> bool:
         """True when another process changed or ended the conversation since this one last wrote it."""
         namespace, row_key = CONVERSATION_PREFIX + name, encode_conversation_key(key)
+        written = self._written.get((namespace, row_key))
         async with self._db.unit_of_work() as uow:
             row = await BotStateRepository(uow.session).get(namespace, row_key)
-        return _as_written(row) != self._written.get((namespace, row_key))
+        return _as_written(row) != written
 
     async def update_user_data(self, user_id: int, data: Data) -> None:
         await self._write_if_changed(USER_DATA, str(user_id), data, f"user_data of user {user_id}")
