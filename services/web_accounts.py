@@ -69,6 +69,9 @@ async def add_user(rt: Runtime, username: str, password: str, *, role: str, depa
     username = username.strip()
     if not username or len(username) > 60 or any(ch.isspace() for ch in username):
         raise AccountError("web.username_invalid")
+    display_name = (display_name or username).strip()
+    if not display_name or len(display_name) > 60:
+        raise AccountError("web.name_invalid")
     if role not in set(Role):
         raise AccountError("web.role_invalid", roles=", ".join(Role))
     if department not in rt.settings.departments:
@@ -79,7 +82,7 @@ async def add_user(rt: Runtime, username: str, password: str, *, role: str, depa
             raise AccountError("web.username_taken", username=username)
         user = await uow.web_users.add(
             WebUserRow(
-                username=username, display_name=display_name or username, password_hash=hash_password(password),
+                username=username, display_name=display_name, password_hash=hash_password(password),
                 role=role, department_code=department, created_at=rt.now(),
             )
         )

@@ -288,6 +288,8 @@ def test_accounts_are_managed_from_the_command_line(
     assert code == 2 and "至少 10 个字符" in out
     code, out = cli(*add, "--department", "nowhere", stdin=PASSWORD + "\n")
     assert code == 2 and "部门必须是" in out
+    code, out = cli(*add, "--department", "leadership", "--name", "督" * 61, stdin=PASSWORD + "\n")
+    assert code == 2 and "不超过 60 个字符" in out
     assert cli(*add, "--department", "leadership", "--name", "陈督办", stdin=PASSWORD + "\n")[0] == 0
     code, out = cli(*add, "--department", "business", stdin=PASSWORD + "\n")
     assert code == 2 and "已存在" in out
