@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import tomllib
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,8 +44,11 @@ DEFAULT_CONTRASTS: frozenset[str] = frozenset({"但是", "但", "可是", "不�
 
 _CLAUSE_BREAKS = frozenset("。!?;\n,、:…~")
 _SENTENCE_ENDS = frozenset("。!?;\n")
+_NEGATION, _CONTRAST = "negation", "contrast"
 # Shorter keywords only match inside one jieba token: "收钱" must not fire on "没收/钱".
 _MIN_CROSS_TOKEN_LENGTH = 3
+_START = operator.itemgetter(1)  # of a Token
+_END = operator.itemgetter(2)
 
 
 @dataclass(frozen=True)
@@ -101,13 +105,16 @@ class KeywordLexicon:
         self, keywords: Mapping[str, Mapping[str, float]], categories: Sequence[str] = CATEGORIES
     ) -> None:
         self._lexicon = build_lexicon(keywords, categories)
-        by_prefix: dict[str, list[str]] = {}
-        for word in sorted(self._lexicon, key=len, reverse=True):
-            if len(word) > 1:
-                by_prefix.setdefault(word[:2], []).append(word)
-        self._by_prefix = {prefix: tuple(words) for prefix, words in by_prefix.items()}
-        self._singles = frozenset(word for word in self._lexicon if len(word) == 1)
-        self._first_characters = frozenset(word[0] for word in self._lexicon)
+        # A trie of characters: per node, the keyword ending there (else None) and the next level.
+        self._trie: dict[str, list] = {}
+        for word in self._lexicon:
+            children = self._trie
+            for char in word[:-1]:
+                node = children.setdefault(char, [None, None])
+                if node[1] is None:
+                    node[1] = {}
+                children = node[1]
+            children.setdefault(word[-1], [None, None])[0] = word
 
     @classmethod
     def from_file(cls, path: Path) -> KeywordLexicon:
@@ -131,29 +138,32 @@ class KeywordLexicon:
         """
         if not tokens:
             return []
-        starts = [token.start for token in tokens]
+        starts = list(map(_START, tokens))
         token_starts = set(starts)
-        token_ends = {token.end for token in tokens}
-        by_prefix = self._by_prefix
-        singles = self._singles
-        first_characters = self._first_characters
+        token_ends = set(map(_END, tokens))
+        chars = list(text)
+        length = len(chars)
+        get = self._trie.get
         candidates: list[tuple[int, int, str]] = []
-        for start, char in enumerate(text):
-            if char not in first_characters:
+        for start, char in enumerate(chars):
+            node = get(char)
+            if node is None:
                 continue
+            word, children = node
             # A single character must be a whole token ("偷", not the 偷 of "偷偷摸摸").
-            if char in singles and start in token_starts and start + 1 in token_ends:
-                candidates.append((-1, start, char))
-            words = by_prefix.get(text[start : start + 2])
-            if not words:
-                continue
-            for word in words:
-                if text.startswith(word, start):
-                    length = len(word)
-                    # Two characters must sit inside one token ("诈骗" in "诈骗案", not "没收/钱"
-                    # for 收钱); longer phrases may span tokens the segmenter split ("收了/好处").
-                    if length >= _MIN_CROSS_TOKEN_LENGTH or start + 1 not in token_starts:
-                        candidates.append((-length, start, word))
+            if word is not None and start in token_starts and start + 1 in token_ends:
+                candidates.append((-1, start, word))
+            end = start + 1
+            while children is not None and end < length:
+                node = children.get(chars[end])
+                if node is None:
+                    break
+                end += 1
+                word, children = node
+                # Two characters must sit inside one token ("诈骗" in "诈骗案", not "没收/钱" for
+                # 收钱); longer phrases may span tokens the segmenter split ("收了/好处").
+                if word is not None and (end - start >= _MIN_CROSS_TOKEN_LENGTH or start + 1 not in token_starts):
+                    candidates.append((start - end, start, word))
         if not candidates:
             return []
         if len(candidates) > 1:
@@ -185,8 +195,8 @@ class Reader:
         self.lexicon = lexicon
         self.rules = rules
         self.variants = variants
-        self._negations = frozenset(normalize(word) for word in rules.negations)
-        self._contrasts = frozenset(normalize(word) for word in rules.contrasts)
+        contrasts = dict.fromkeys((normalize(word) for word in rules.contrasts), _CONTRAST)
+        self._cues = contrasts | dict.fromkeys((normalize(word) for word in rules.negations), _NEGATION)
 
     @classmethod
     def from_files(
@@ -218,7 +228,7 @@ class Reader:
         tokens = self.segmenter.tokens(text)
         found = self.lexicon.find(text, tokens)
         inside_hit = _covered(found, len(text))
-        negations, contrasts = self._negations, self._contrasts
+        cue_of = self._cues
         window = self.rules.negation_window
         count = len(tokens)
         breaks = [False] * count
@@ -235,15 +245,17 @@ class Reader:
             clause[index] = current_clause
             if negation_clause == current_clause and start - negation_end <= window:
                 negated[index] = True
-            if word in negations:
-                if not inside_hit[start]:
+            cue = cue_of.get(word)
+            if cue is None:
+                first = word[0]
+                if first in _CLAUSE_BREAKS or (first == "." and not word[1:2].isdigit()):  # _is_break
+                    breaks[index] = True
+                    current_clause += 1
+            elif not inside_hit[start]:  # a cue inside a keyword phrase is part of the phrase
+                if cue is _NEGATION:
                     negation_end, negation_clause = end, current_clause
-            elif word in contrasts:
-                if not inside_hit[start]:
+                else:
                     cues.append(index)
-            elif word[0] in _CLAUSE_BREAKS or (word[0] == "." and not word[1:2].isdigit()):  # _is_break
-                breaks[index] = True
-                current_clause += 1
             previous_end = end
         emphasis = self._emphasis(tokens, breaks, cues) if cues else [1.0] * count
         weights = self.lexicon.weights

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from domain.analysis import (
     Reading,
     ReadingRules,
 )
-from domain.features import Features, extract, token_feature, word_of_feature
+from domain.features import Features, Vocabulary, extract, token_feature, word_of_feature
 from domain.linear_model import LinearModel, Scores, current_model_path
 from domain.segmenter import Segmenter, UserWord, read_user_words
 from domain.textnorm import NO_VARIANTS, SpellingVariants, normalize
@@ -58,6 +59,7 @@ DEFAULT_VARIANTS_PATH = _DATA_DIR / "variants.toml"
 DEFAULT_MODEL_DIR = _DATA_DIR / "models"
 DEFAULT_UNITS_PATH = _DATA_DIR / "business_units.toml"
 
+_ALPHANUMERIC = re.compile(r"[^\W_]")  # what str.isalnum() accepts
 # Pushes below this are rounding left over where a word's share moved to a keyword phrase.
 _NEGLIGIBLE = 1e-9
 # Petition vocabulary names police actions whose *absence* is the complaint (立案, 出警, 退还):
@@ -126,11 +128,12 @@ class _RouterParts:
     reader: Reader
     model: LinearModel
     units: UnitRouter | None
+    vocabulary: Vocabulary  # what the model reads: the text features it has weights for
     margins: _Margins
 
     @classmethod
     def of(cls, reader: Reader, model: LinearModel, units: UnitRouter | None) -> _RouterParts:
-        return cls(reader, model, units, _Margins.of(model))
+        return cls(reader, model, units, Vocabulary.of(model.text_weights), _Margins.of(model))
 
 
 class RoutingClassifier:
@@ -203,9 +206,9 @@ class RoutingClassifier:
         if not prepared:
             return _no_evidence(parts.model.version)
         reading = parts.reader.read_prepared(prepared)
-        features = extract(reading, parts.model.options)
+        features = extract(reading, parts.model.options, parts.vocabulary)
         scores = parts.model.score(features)
-        best = max(range(len(CATEGORIES)), key=lambda index: scores.probabilities[index])
+        best = scores.probabilities.index(max(scores.probabilities))  # the first, on a tie
         category = CATEGORIES[best]
         unit = parts.units.route(reading).unit if category == "business" and parts.units else None
         return Classification(
@@ -231,14 +234,8 @@ class RoutingClassifier:
             sublinear = options.sublinear_tf
             position = category + 1
             log = math.log
-
-            def amount(entry: tuple[str, float, float, float, float], count: float) -> float:
-                """What all occurrences of a word feature add to the category's logit over the others'."""
-                tf = (1.0 + log(count)) if sublinear and count != 1.0 else count
-                return tf * entry[position] * scale
-
-            # Per word: its features summed over their occurrences (the margins carry the word);
-            # ``amount`` inlined, as this loop runs for every message.
+            # Per word: what all occurrences of its features add to the category's logit over the
+            # others' (the margins carry the word).
             get = push.get
             for name, count in text.items():
                 entry = margins.get(name)
@@ -261,7 +258,8 @@ class RoutingClassifier:
                 if entry is None:
                     continue
                 count = text[name]
-                share = amount(entry, count) * (emphasis[index] if emphasis is not None else 1.0) / count
+                tf = (1.0 + log(count)) if sublinear and count != 1.0 else count
+                share = tf * entry[position] * scale * (emphasis[index] if emphasis is not None else 1.0) / count
                 push[word] -= share
                 push[phrase] = push.get(phrase, 0.0) + share
         keyword_margins = parts.margins.keywords
@@ -330,7 +328,7 @@ def _margin(weights: Sequence[float], position: int) -> float:
 
 
 def _is_wordlike(word: str) -> bool:
-    return any(char.isalnum() for char in word)
+    return _ALPHANUMERIC.search(word) is not None
 
 
 def _no_evidence(version: str, scores: Mapping[str, float] | None = None) -> Classification:

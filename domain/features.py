@@ -16,9 +16,9 @@ times (see :mod:`domain.analysis`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.analysis import Reading
 
@@ -52,8 +52,7 @@ class FeatureOptions:
         return cls(**values)
 
 
-@dataclass(frozen=True, slots=True)
-class KeywordShare:
+class KeywordShare(NamedTuple):
     """One keyword's part in a keyword feature: ``value`` of the feature's undamped total."""
 
     name: str
@@ -85,25 +84,62 @@ def word_of_feature(name: str) -> str | None:
     return None
 
 
-def extract(reading: Reading, options: FeatureOptions) -> Features:
+class _Prefixed:
+    """Names any key ("w:" + word): every feature, when no vocabulary restricts them."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+
+    def get(self, key: str) -> str:
+        return self._prefix + key
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The text features to extract, by what they count (a word, an n-gram) and their names.
+
+    Training extracts every feature (:data:`ALL_FEATURES`). A model only reads the features it
+    knows: a feature it does not know cannot change its scores, so the router extracts those
+    alone (:meth:`of`), and reuses their names instead of composing them for every message.
+    """
+
+    words: Mapping[str, str] | _Prefixed
+    negated_words: Mapping[str, str] | _Prefixed
+    ngrams: Mapping[str, str] | _Prefixed
+    negated_ngrams: Mapping[str, str] | _Prefixed
+
+    @classmethod
+    def of(cls, names: Iterable[str]) -> Vocabulary:
+        kinds: dict[str, dict[str, str]] = {"w:": {}, "w!:": {}, "c:": {}, "c!:": {}}
+        for name in names:
+            prefix = name[: name.index(":") + 1]
+            if prefix in kinds:
+                kinds[prefix][name[len(prefix) :]] = name
+        return cls(kinds["w:"], kinds["w!:"], kinds["c:"], kinds["c!:"])
+
+
+ALL_FEATURES = Vocabulary(_Prefixed("w:"), _Prefixed("w!:"), _Prefixed("c:"), _Prefixed("c!:"))
+
+
+def extract(reading: Reading, options: FeatureOptions, vocabulary: Vocabulary = ALL_FEATURES) -> Features:
     features = Features()
     text = features.text
     tokens = reading.tokens
-    negated = reading.negated
     emphasis = reading.emphasis if options.contrast else [1.0] * len(tokens)
-    breaks = reading.breaks
     mark = options.mark_negation
-    get = text.get
 
     if options.words:
-        for index, token in enumerate(tokens):
-            if breaks[index]:
-                continue
-            name = ("w!:" if mark and negated[index] else "w:") + token.word
-            text[name] = get(name, 0.0) + emphasis[index]
+        plain = vocabulary.words.get
+        negated = vocabulary.negated_words.get if mark else plain
+        get = text.get
+        for token, negation, weight, is_break in zip(tokens, reading.negated, emphasis, reading.breaks):
+            if not is_break:
+                name = (negated if negation else plain)(token.word)
+                if name is not None:
+                    text[name] = get(name, 0.0) + weight
 
     if options.char_ngrams:
-        _add_char_ngrams(reading, options.char_ngrams, emphasis, mark, text)
+        _add_char_ngrams(reading, options.char_ngrams, emphasis, mark, vocabulary, text)
 
     if options.keywords:
         _add_keywords(reading, options, features)
@@ -111,7 +147,12 @@ def extract(reading: Reading, options: FeatureOptions) -> Features:
 
 
 def _add_char_ngrams(
-    reading: Reading, sizes: tuple[int, ...], emphasis: Sequence[float], mark: bool, text: dict[str, float]
+    reading: Reading,
+    sizes: tuple[int, ...],
+    emphasis: Sequence[float],
+    mark: bool,
+    vocabulary: Vocabulary,
+    text: dict[str, float],
 ) -> None:
     """N-grams over the characters of each clause (break tokens and whitespace end a clause).
 
@@ -123,6 +164,8 @@ def _add_char_ngrams(
     breaks = reading.breaks
     clause = reading.clause
     source = reading.text
+    plain = vocabulary.ngrams.get
+    flagged = vocabulary.negated_ngrams.get if mark else plain
     get = text.get
     count = len(tokens)
     first = 0
@@ -140,8 +183,9 @@ def _add_char_ngrams(
         if True not in negated[first : last + 1] and emphasis[first : last + 1].count(1.0) == len(span):
             for size in sizes:
                 for start in range(length - size + 1):
-                    name = "c:" + joined[start : start + size]
-                    text[name] = get(name, 0.0) + 1.0
+                    name = plain(joined[start : start + size])
+                    if name is not None:
+                        text[name] = get(name, 0.0) + 1.0
         else:
             weights: list[float] = []
             flags: list[bool] = []
@@ -151,9 +195,26 @@ def _add_char_ngrams(
                 flags.extend([negated[index]] * size)
             for size in sizes:
                 for start in range(length - size + 1):
-                    name = ("c!:" if mark and flags[start] else "c:") + joined[start : start + size]
-                    text[name] = get(name, 0.0) + weights[start]
+                    name = (flagged if flags[start] else plain)(joined[start : start + size])
+                    if name is not None:
+                        text[name] = get(name, 0.0) + weights[start]
         first = last + 1
+
+
+class _KeywordFeatures(dict):
+    """Category -> its keyword feature name, composed once."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self._prefix = prefix
+
+    def __missing__(self, category: str) -> str:
+        name = self[category] = self._prefix + category
+        return name
+
+
+_KEYWORD_FEATURES = _KeywordFeatures("k:")
+_NEGATED_KEYWORD_FEATURES = _KeywordFeatures("k!:")
 
 
 def _add_keywords(reading: Reading, options: FeatureOptions, features: Features) -> None:
@@ -162,11 +223,13 @@ def _add_keywords(reading: Reading, options: FeatureOptions, features: Features)
     for hit in reading.hits:
         emphasis = hit.emphasis if options.contrast else 1.0
         first, last = hit.first, hit.last
+        names = _NEGATED_KEYWORD_FEATURES if hit.negated else _KEYWORD_FEATURES
         for category, weight in hit.weights.items():
-            name = ("k!:" if hit.negated else "k:") + category
+            name = names[category]
             value = weight * emphasis
             key = (name, hit.word)
-            if key not in strongest or strongest[key].value < value:
+            share = strongest.get(key)
+            if share is None or share.value < value:
                 strongest[key] = KeywordShare(name, value, first, last)
     totals: dict[str, float] = {}
     for share in strongest.values():
