@@ -99,7 +99,8 @@ async def on_extension_decision(update: Update, context: BotContext) -> None:
     """The head approves or rejects an extension request."""
     query = update.callback_query
     parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or parts[2] not in ("approve", "reject"):
+    # isascii too: "²".isdigit() holds, but int("²") fails.
+    if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()) or parts[2] not in ("approve", "reject"):
         await query.answer(context.text(update, "error.stale_button"), show_alert=True)
         return
     approve = parts[2] == "approve"

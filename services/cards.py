@@ -43,7 +43,8 @@ def callback_data(action: str, ticket_id: int) -> str:
 def parse_callback(data: str) -> tuple[str, int] | None:
     """Returns (action, ticket_id) for well-formed task callback data, else None."""
     parts = data.split(":")
-    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX or not parts[2].isdigit():
+    # isascii too: "²".isdigit() holds, but int("²") fails.
+    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX or not (parts[2].isascii() and parts[2].isdigit()):
         return None
     return parts[1], int(parts[2])
 

@@ -51,7 +51,8 @@ def survey_keyboard(rt: Runtime, locale: str, ticket_id: int) -> dict[str, Any]:
 
 def parse_survey_callback(data: str) -> tuple[int, SurveyAnswer] | None:
     parts = data.split(":")
-    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX or not parts[1].isdigit():
+    # isascii too: "²".isdigit() holds, but int("²") fails.
+    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX or not (parts[1].isascii() and parts[1].isdigit()):
         return None
     try:
         return int(parts[1]), SurveyAnswer(parts[2])

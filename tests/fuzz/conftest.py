@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from domain.clock import FakeClock
+from local_botapi import SimUser
+from services.officers import deactivate_officer
 from tests.conftest import LiveBot, running_bot
 
 # Few examples, each a whole conversation with the live bot; the same ones in every run. To hunt for
@@ -38,6 +41,19 @@ class FuzzBot(LiveBot):
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # how hypothesis prints it
         printer.text(repr(self))
+
+    @asynccontextmanager
+    async def officer(self, name: str, department: str, role: str = "officer") -> AsyncIterator[SimUser]:
+        """An officer for one example, deactivated after it: otherwise every later ticket's card would
+        go to every officer an earlier example registered, and cards would queue up behind each other."""
+        officer = await self.register_officer(name, department, role)
+        try:
+            yield officer
+        finally:
+            async with self.rt.db.unit_of_work() as uow:
+                row = await uow.officers.by_telegram_id(officer.id)
+            assert row is not None
+            await deactivate_officer(self.rt, row.id or 0)
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Waits until the bot has fetched every update sent so far and finished handling it (error

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from local_botapi import SimUser
 from tests.conftest import LiveBot
 
+ANSWER_SECONDS = 5.0
+
 # Letters that trouble text handling: emoji (with joiners and skin tones), right-to-left scripts and
 # marks, zero-width and control characters, combining marks, and digits that are not ASCII.
 AWKWARD = (
@@ -207,3 +209,13 @@ async def _press_a_button(person: SimUser, which: int, change: Callable[[str], s
     if not 1 <= len(changed.encode("utf-8")) <= 64:
         return None
     return Done(await person.press_data(changed, message=newest))
+
+
+async def answered(bot: LiveBot, person: SimUser, thing: Input, done: Done, seen: int) -> None:
+    """The bot answered this input: a press is answered; a message gets a message back."""
+    if done.press is not None:
+        await done.press.answered(timeout=ANSWER_SECONDS)
+        return
+    await bot.api.wait_for(
+        lambda: len(person.messages) > seen, timeout=ANSWER_SECONDS, what=f"an answer to {thing!r}\n{person.transcript()}"
+    )

@@ -8,11 +8,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from local_botapi import SimUser
-from tests.conftest import LiveBot
 from tests.fuzz.conftest import FUZZ, ErrorLog, FuzzBot
-from tests.fuzz.inputs import Done, Input, Say, Tamper, inputs, perform
+from tests.fuzz.inputs import Input, Say, Tamper, answered, inputs, perform
 
-ANSWER_SECONDS = 5.0
 # Where a resident may be when the odd input comes: the presses (button labels) that lead there.
 STEPS = {
     "nowhere": [],
@@ -37,16 +35,6 @@ async def go_to(resident: SimUser, step: str, sent: list[dict[str, Any]]) -> Non
         else:
             await (await resident.press(move)).answered()
         await resident.next_message()
-
-
-async def answered(bot: LiveBot, resident: SimUser, thing: Input, done: Done, seen: int) -> None:
-    """The bot answered this input: a press is answered; a message gets a message back."""
-    if done.press is not None:
-        await done.press.answered(timeout=ANSWER_SECONDS)
-        return
-    await bot.api.wait_for(
-        lambda: len(resident.messages) > seen, timeout=ANSWER_SECONDS, what=f"an answer to {thing!r}\n{resident.transcript()}"
-    )
 
 
 @FUZZ
