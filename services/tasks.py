@@ -161,7 +161,10 @@ async def _correct(
 async def _dispatch_to(
     rt: Runtime, uow: UnitOfWork, ticket: TicketRow, officer: OfficerRow, department: str, action: Action, source: str
 ) -> int:
-    if department not in rt.settings.departments or department == ticket.department_code:
+    # Only what the department keyboard offers: a department that receives tickets, not this one, and not
+    # triage (sending back there is 退单, with a reason). Its buttons' data could be forged.
+    target = rt.settings.departments.get(department)
+    if target is None or not target.receives_tickets or department in (ticket.department_code, rt.settings.routing.triage_department):
         raise TaskRefused("task.bad_department")
     if ticket.category == "discipline" and department == ticket.named_unit:
         raise TaskRefused("task.bad_department")  # never to the unit the report is about
