@@ -13,8 +13,8 @@ The server's flood limits are off: this measures how fast the bot handles update
 pacing of notices is measured by bench/dispatcher_rate.py. Everything listens on 127.0.0.1, every wait
 is bounded, and the child processes are stopped at the end.
 
-    .venv/bin/python -m bench.hotline_load                    # 200 residents, ~1 minute
-    .venv/bin/python -m bench.hotline_load --residents 50     # quick run
+    .venv/bin/python -m bench.hotline_load                              # 200 residents, 3 rounds, ~2 minutes
+    .venv/bin/python -m bench.hotline_load --residents 50 --rounds 1    # quick run
 
 It prints figures; it is not a test.
 """
@@ -204,29 +204,43 @@ def tickets_in(database: Path) -> int:
 
 def report(name: str, figures: Figures) -> None:
     print(
-        f"{name:<10} {figures.updates:>6} updates in {figures.elapsed:6.2f} s = {figures.updates_per_second:7.1f}/s   "
-        f"reply p50 {figures.percentile(0.5) * 1000:7.1f} ms  p99 {figures.percentile(0.99) * 1000:7.1f} ms   "
+        f"  {name:<8} {figures.updates:>6} updates in {figures.elapsed:6.2f} s = {figures.updates_per_second:6.1f}/s   "
+        f"reply p50 {figures.percentile(0.5) * 1000:6.0f} ms  p99 {figures.percentile(0.99) * 1000:6.0f} ms   "
         f"bot CPU {figures.bot_cpu / figures.updates * 1000:5.1f} ms/update ({figures.bot_cpu / figures.elapsed:4.0%} of a core; "
         f"server and residents {figures.server_cpu / figures.elapsed:4.0%})"
     )
 
 
-async def run(residents: int, warm_up: int) -> None:
+def ratio(ours: Figures, echo: Figures) -> float:
+    return ours.updates_per_second / echo.updates_per_second if echo.updates_per_second else 0.0
+
+
+async def run(residents: int, warm_up: int, rounds: int) -> None:
+    print(f"{residents} residents at once, {STEPS} updates each, after {warm_up} to warm up; "
+          f"local Bot API server on 127.0.0.1 without flood limits; {rounds} round(s) of echo bot then ours")
+    echoes, ourses = [], []
     with tempfile.TemporaryDirectory(prefix="opendoor-bench-") as tmp:
-        database = Path(tmp) / "bench.sqlite3"
         async with LocalBotApi(token=TOKEN, bot_username="OpenDoorBenchBot") as api:
             api.enforce_rate_limits = False  # the default; said here because the figures depend on it
-            print(f"{residents} residents at once, {STEPS} updates each, after {warm_up} to warm up; "
-                  f"local Bot API server on 127.0.0.1 without flood limits")
-            echo = await measure(api, "echo", "", talk_to_echo, residents, warm_up)
-            ours = await measure(api, "ours", f"sqlite+aiosqlite:///{database}", file_complaint, residents, warm_up)
-            stored = tickets_in(database)
-    report("echo bot", echo)
-    report("our bot", ours)
-    print(f"tickets    {len(ours.tickets)} numbers given to {residents} residents; {stored} in the database "
-          f"({warm_up} of them from the warm-up)")
-    ratio = ours.updates_per_second / echo.updates_per_second if echo.updates_per_second else 0.0
-    print(f"ratio      our throughput = {ratio:.2f} × the echo bot's (target ≥ 0.5)")
+            for round_number in range(1, rounds + 1):
+                database = Path(tmp) / f"round{round_number}.sqlite3"
+                echo = await measure(api, "echo", "", talk_to_echo, residents, warm_up)
+                ours = await measure(api, "ours", f"sqlite+aiosqlite:///{database}", file_complaint, residents, warm_up)
+                print(f"round {round_number}")
+                report("echo bot", echo)
+                report("our bot", ours)
+                print(f"  tickets  {len(ours.tickets)} numbers given to {residents} residents; {tickets_in(database)} "
+                      f"in the database ({warm_up} from the warm-up); ratio {ratio(ours, echo):.2f}", flush=True)
+                echoes.append(echo)
+                ourses.append(ours)
+    # Other processes on the machine only ever slow a round down: the best round is the truest.
+    best_echo = max(echoes, key=lambda figures: figures.updates_per_second)
+    best_ours = max(ourses, key=lambda figures: figures.updates_per_second)
+    print(f"best of {rounds}")
+    report("echo bot", best_echo)
+    report("our bot", best_ours)
+    print(f"ratio      our throughput = {ratio(best_ours, best_echo):.2f} × the echo bot's (target ≥ 0.5); "
+          f"CPU per update {best_ours.bot_cpu / best_ours.updates / (best_echo.bot_cpu / best_echo.updates):.1f} × the echo bot's")
 
 
 # --- the child: one bot, polling until its stdin closes ---------------------------------------
@@ -302,6 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=200, help="residents talking at once (default 200)")
     parser.add_argument("--warm-up", type=int, default=10, help="residents served first, not measured (default 10)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of echo bot then ours; the best counts (default 3)")
     parser.add_argument("--serve", choices=("ours", "echo"), help=argparse.SUPPRESS)  # the child's side
     parser.add_argument("--api", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
@@ -311,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which stops the child
         asyncio.run(serve(args.serve, args.api, args.database))
     else:
-        asyncio.run(run(args.residents, args.warm_up))
+        asyncio.run(run(args.residents, args.warm_up, args.rounds))
 
 
 if __name__ == "__main__":
