@@ -91,6 +91,12 @@ async def on_group_command(update: Update, context: BotContext) -> None:
     raise ApplicationHandlerStop
 
 
+async def on_edited(update: Update, context: BotContext) -> None:
+    """Says that an edit changes nothing noted, so that an edited description is not taken twice."""
+    await update.effective_message.reply_text(context.text(update, "guard.edited"))
+    raise ApplicationHandlerStop
+
+
 async def on_unsupported(update: Update, context: BotContext) -> None:
     """Says which kinds of message the bot understands; whatever was entered before stays."""
     await update.effective_message.reply_text(context.text(update, "guard.unsupported"))
@@ -104,6 +110,9 @@ def build() -> dict[int, list[BaseHandler]]:
         -5: [MessageHandler(private & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND, on_possible_emergency)],
         -4: [MessageHandler(private, on_any_private_message)],
         -3: [
+            # Without this, an edited message would reach the conversations as a new one: a corrected
+            # description would be added again, an officer's corrected text relayed again.
+            MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, on_edited),
             CommandHandler(RESIDENT_COMMANDS, on_group_command, filters.ChatType.GROUPS),
             MessageHandler(private & UNSUPPORTED, on_unsupported),
         ],

@@ -95,3 +95,18 @@ async def test_an_abandoned_conversation_times_out_with_a_friendly_message(impat
     assert timed_out.text.startswith("您有一项反映长时间没有完成")
     await resident.send("还在吗？")
     assert (await resident.next_message()).text == "请点下方菜单开始，或发送 /start。"
+
+
+async def test_an_edited_message_is_not_added_again_and_the_resident_is_told_how_to_correct_it(live_bot: LiveBot) -> None:
+    resident = live_bot.api.user("王女士")
+    await start_item(resident)
+    sent = await resident.send("楼下KTV每天晚上噪音很大。")
+    summary = await resident.next_message()
+
+    await resident.edit(sent, "楼下KTV每天晚上噪音很大，吵到凌晨两点。")
+
+    assert (await resident.next_message()).text.startswith("修改已发出的消息不会更新已记下的内容")
+    await resident.send("一直吵到凌晨两点。")
+    latest = await resident.next_message()
+    assert latest.text.endswith("内容：楼下KTV每天晚上噪音很大。\n一直吵到凌晨两点。"), latest.text
+    assert summary.buttons == []
