@@ -136,34 +136,32 @@ class KeywordLexicon:
         Longest-first lets a phrase own its parts: "没有立案" is one petition phrase, not a
         negated "立案"; "无犯罪记录证明" is a certificate, not a negated "犯罪".
         """
+        return self.select(text, tokens, self._occurrences(text)) if tokens else []
+
+    def select(
+        self, text: str, tokens: Sequence[Token], occurrences: Iterable[tuple[str, int, int]]
+    ) -> list[tuple[str, int, int, int, int]]:
+        """:meth:`find`, given every occurrence ``(word, start, end)`` of the keywords in ``text``
+        (e.g. as the segmenter reports them, see :meth:`Segmenter.mark`); other words are ignored."""
         if not tokens:
             return []
         starts = list(map(_START, tokens))
         token_starts = set(starts)
         token_ends = set(map(_END, tokens))
-        chars = list(text)
-        length = len(chars)
-        get = self._trie.get
+        lexicon = self._lexicon
         candidates: list[tuple[int, int, str]] = []
-        for start, char in enumerate(chars):
-            node = get(char)
-            if node is None:
+        for word, start, end in occurrences:
+            if word not in lexicon:
                 continue
-            word, children = node
-            # A single character must be a whole token ("偷", not the 偷 of "偷偷摸摸").
-            if word is not None and start in token_starts and start + 1 in token_ends:
-                candidates.append((-1, start, word))
-            end = start + 1
-            while children is not None and end < length:
-                node = children.get(chars[end])
-                if node is None:
-                    break
-                end += 1
-                word, children = node
-                # Two characters must sit inside one token ("诈骗" in "诈骗案", not "没收/钱" for
-                # 收钱); longer phrases may span tokens the segmenter split ("收了/好处").
-                if word is not None and (end - start >= _MIN_CROSS_TOKEN_LENGTH or start + 1 not in token_starts):
-                    candidates.append((start - end, start, word))
+            length = end - start
+            if length == 1:
+                # A single character must be a whole token ("偷", not the 偷 of "偷偷摸摸").
+                if start in token_starts and end in token_ends:
+                    candidates.append((-1, start, word))
+            # Two characters must sit inside one token ("诈骗" in "诈骗案", not "没收/钱" for
+            # 收钱); longer phrases may span tokens the segmenter split ("收了/好处").
+            elif length >= _MIN_CROSS_TOKEN_LENGTH or start + 1 not in token_starts:
+                candidates.append((-length, start, word))
         if not candidates:
             return []
         if len(candidates) > 1:
@@ -180,6 +178,30 @@ class KeywordLexicon:
         chosen.sort(key=_start_of)
         return chosen
 
+    def _occurrences(self, text: str) -> list[tuple[str, int, int]]:
+        """Every keyword occurrence in ``text``, overlapping ones included."""
+        chars = list(text)
+        length = len(chars)
+        get = self._trie.get
+        found: list[tuple[str, int, int]] = []
+        for start, char in enumerate(chars):
+            node = get(char)
+            if node is None:
+                continue
+            word, children = node
+            if word is not None:
+                found.append((word, start, start + 1))
+            end = start + 1
+            while children is not None and end < length:
+                node = children.get(chars[end])
+                if node is None:
+                    break
+                end += 1
+                word, children = node
+                if word is not None:
+                    found.append((word, start, end))
+        return found
+
 
 class Reader:
     """Turns a message into a :class:`Reading`: prepared text, tokens, keywords, negation, contrast."""
@@ -195,6 +217,8 @@ class Reader:
         self.lexicon = lexicon
         self.rules = rules
         self.variants = variants
+        # The segmenter reports the keyword occurrences as it goes, if it can report them all.
+        self._marked = segmenter.mark(lexicon.words)
         contrasts = dict.fromkeys((normalize(word) for word in rules.contrasts), _CONTRAST)
         self._cues = contrasts | dict.fromkeys((normalize(word) for word in rules.negations), _NEGATION)
 
@@ -225,8 +249,12 @@ class Reader:
         return self.read_prepared(self.prepare(text))
 
     def read_prepared(self, text: str) -> Reading:
-        tokens = self.segmenter.tokens(text)
-        found = self.lexicon.find(text, tokens)
+        if self._marked:
+            tokens, occurrences = self.segmenter.tokens_and_marks(text)
+            found = self.lexicon.select(text, tokens, occurrences)
+        else:
+            tokens = self.segmenter.tokens(text)
+            found = self.lexicon.find(text, tokens)
         inside_hit = _covered(found, len(text))
         cue_of = self._cues
         window = self.rules.negation_window

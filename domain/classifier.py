@@ -16,6 +16,7 @@ baseline (v1). Anything that produces a :class:`Classification` satisfies :class
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 import threading
@@ -237,7 +238,7 @@ class RoutingClassifier:
             # Per word: what all occurrences of its features add to the category's logit over the
             # others' (the margins carry the word).
             get = push.get
-            for name, count in text.items():
+            for name, count in itertools.islice(text.items(), features.word_features):
                 entry = margins.get(name)
                 if entry is not None:
                     word = entry[0]

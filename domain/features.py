@@ -66,6 +66,8 @@ class Features:
     """Summed text features (tf-idf input), keyword features (used as they are) and their parts."""
 
     text: dict[str, float] = field(default_factory=dict)
+    # extract() adds the word features to ``text`` before any n-gram: they are its first entries.
+    word_features: int = 0
     keywords: dict[str, float] = field(default_factory=dict)
     keyword_totals: dict[str, float] = field(default_factory=dict)  # before damping and scaling
     keyword_shares: list[KeywordShare] = field(default_factory=list)
@@ -137,6 +139,7 @@ def extract(reading: Reading, options: FeatureOptions, vocabulary: Vocabulary = 
                 name = (negated if negation else plain)(token.word)
                 if name is not None:
                     text[name] = get(name, 0.0) + weight
+        features.word_features = len(text)
 
     if options.char_ngrams:
         _add_char_ngrams(reading, options.char_ngrams, emphasis, mark, vocabulary, text)
@@ -182,8 +185,10 @@ def _add_char_ngrams(
         span = range(first, last + 1)
         if True not in negated[first : last + 1] and emphasis[first : last + 1].count(1.0) == len(span):
             for size in sizes:
-                for start in range(length - size + 1):
-                    name = plain(joined[start : start + size])
+                # Single characters need no cutting out: the string yields them.
+                grams = joined if size == 1 else [joined[start : start + size] for start in range(length - size + 1)]
+                for gram in grams:
+                    name = plain(gram)
                     if name is not None:
                         text[name] = get(name, 0.0) + 1.0
         else:

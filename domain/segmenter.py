@@ -38,7 +38,8 @@ class Token(NamedTuple):
 
 
 _new_token = functools.partial(tuple.__new__, Token)  # a third of the cost of Token(...)
-# A trie level: character -> [log-probability if a word ends here else None, the next level or None].
+# A trie level: character -> [log-probability if a word ends here else None, the next level or
+# None, the word if it is marked else None].
 _Children = dict[str, list]
 
 
@@ -90,6 +91,7 @@ class Segmenter:
         self._tokenizer = _tokenizer_from(frequencies)
         self._trie: _Children | None = None
         self._unknown = 0.0
+        self._marked: set[str] = set()
         self.add_user_words(user_words, normalize_word)
 
     @classmethod
@@ -106,6 +108,7 @@ class Segmenter:
         segmenter._tokenizer = _copy(_cached_tokenizer(*_file_key(dictionary_path)))
         segmenter._trie = None
         segmenter._unknown = 0.0
+        segmenter._marked = set()
         segmenter.add_user_words(user_words, normalize_word)
         return segmenter
 
@@ -129,15 +132,35 @@ class Segmenter:
     def knows(self, word: str) -> bool:
         return bool(self._tokenizer.FREQ.get(word))
 
+    def mark(self, words: Iterable[str]) -> bool:
+        """Report every occurrence of these words from :meth:`tokens_and_marks` (any position,
+        overlapping or not, whatever the segmentation): finding them costs nothing extra there,
+        as the route already walks every dictionary word that starts at each character.
+
+        Only words made of the characters of jieba's word blocks (Han characters, Latin letters,
+        digits, ``+#&._%-``) can be reported; False if some of ``words`` cannot.
+        """
+        words = set(words)
+        reportable = {word for word in words if _HAN_BLOCK.fullmatch(word)}
+        if not reportable <= self._marked:
+            self._marked |= reportable
+            self._trie = None
+        return reportable == words
+
     def words(self, text: str) -> list[str]:
         """The words of ``text`` in order, whitespace included (they concatenate back to it)."""
-        return [token.word for token in self._cut(text, keep_space=True)]
+        return [token.word for token in self._cut(text, keep_space=True, marks=[])]
 
     def tokens(self, text: str) -> list[Token]:
         """The words of ``text`` with their offsets, whitespace left out."""
-        return self._cut(text, keep_space=False)
+        return self._cut(text, keep_space=False, marks=[])
 
-    def _cut(self, text: str, keep_space: bool) -> list[Token]:
+    def tokens_and_marks(self, text: str) -> tuple[list[Token], list[tuple[str, int, int]]]:
+        """:meth:`tokens`, and every occurrence ``(word, start, end)`` of the :meth:`mark`-ed words."""
+        marks: list[tuple[str, int, int]] = []
+        return self._cut(text, keep_space=False, marks=marks), marks
+
+    def _cut(self, text: str, keep_space: bool, marks: list[tuple[str, int, int]]) -> list[Token]:
         """``jieba.Tokenizer.cut(text, HMM=False)``, word for word, several times as fast.
 
         Same blocks (jieba's own regular expressions), same prefix DAG and maximum-probability
@@ -156,7 +179,7 @@ class Segmenter:
             if not block:
                 continue
             if number % 2:
-                self._cut_block(block, position, tokens, trie)
+                self._cut_block(block, position, tokens, trie, marks)
             else:
                 for part_number, part in enumerate(_SKIP.split(block)):
                     if part_number % 2:  # whitespace
@@ -171,7 +194,9 @@ class Segmenter:
             position += len(block)
         return tokens
 
-    def _cut_block(self, block: str, offset: int, tokens: list[Token], trie: _Children) -> None:
+    def _cut_block(
+        self, block: str, offset: int, tokens: list[Token], trie: _Children, marks: list[tuple[str, int, int]]
+    ) -> None:
         chars = list(block)
         get = trie.get
         unknown = self._unknown
@@ -186,15 +211,19 @@ class Segmenter:
             if node is None:  # no dictionary word starts here: the character alone
                 score = unknown + following
             else:
-                value, children = node
+                value, children, mark = node
                 score = no_word if value is None else value + following
+                if mark is not None:
+                    marks.append((mark, offset + start, offset + end))
                 stop = end
                 while children is not None and stop < length:
                     node = children.get(chars[stop])
                     if node is None:
                         break
                     stop += 1
-                    value, children = node
+                    value, children, mark = node
+                    if mark is not None:
+                        marks.append((mark, offset + start, offset + stop))
                     if value is not None:
                         candidate = value + best[stop]
                         if candidate >= score:  # ties: the longer word, as jieba
@@ -228,30 +257,36 @@ class Segmenter:
 
     def _build_trie(self) -> _Children:
         """The dictionary as a trie of characters: per node, log(count / total) if the path so
-        far is a word (else None) and the nodes that continue it (None at a leaf)."""
+        far is a word (else None), the nodes that continue it (None at a leaf), and the path
+        itself if it is a :meth:`mark`-ed word (else None)."""
         tokenizer = self._tokenizer
         log_total = math.log(tokenizer.total)
         log = math.log
         root: _Children = {}
         for word, count in tokenizer.FREQ.items():
-            if not count:
-                continue  # a prefix only: the words it begins create its node
-            children = root
-            for char in word[:-1]:
-                node = children.get(char)
-                if node is None:
-                    node = children[char] = [None, {}]
-                elif node[1] is None:
-                    node[1] = {}
-                children = node[1]  # type: ignore[assignment]
-            node = children.get(word[-1])
-            if node is None:
-                children[word[-1]] = [log(count) - log_total, None]
-            else:
-                node[0] = log(count) - log_total
+            if count:  # a prefix only (count 0) gets its node from the words it begins
+                _node(root, word)[0] = log(count) - log_total
+        for word in self._marked:
+            _node(root, word)[2] = word  # a marked word the dictionary lacks routes nothing
         self._trie = root
         self._unknown = -log_total
         return root
+
+
+def _node(root: _Children, word: str) -> list:
+    """The trie node of ``word``, created (as a prefix of nothing yet) where missing."""
+    children = root
+    for char in word[:-1]:
+        node = children.get(char)
+        if node is None:
+            node = children[char] = [None, {}, None]
+        elif node[1] is None:
+            node[1] = {}
+        children = node[1]
+    node = children.get(word[-1])
+    if node is None:
+        node = children[word[-1]] = [None, None, None]
+    return node
 
 
 def _file_key(path: Path) -> tuple[str, int]:

@@ -161,3 +161,16 @@ def test_segmentation_is_word_for_word_what_jieba_cuts_without_hmm() -> None:
 
     assert len(texts) > 2000
     assert mismatches == []
+
+
+def test_marked_words_are_reported_wherever_they_occur_and_change_no_word() -> None:
+    plain = Segmenter.from_files(DEFAULT_DICTIONARY_PATH)
+    marked = Segmenter.from_files(DEFAULT_DICTIONARY_PATH)
+    text = "民警收红包，红包里有钱。zz收红"
+
+    assert marked.mark(["红包", "收红", "zz收"]) is True
+    tokens, marks = marked.tokens_and_marks(text)
+
+    assert tokens == plain.tokens(text)
+    assert sorted(marks) == [("zz收", 12, 15), ("收红", 2, 4), ("收红", 14, 16), ("红包", 3, 5), ("红包", 6, 8)]
+    assert marked.mark(["红包!"]) is False  # "!" never sits inside a word block
