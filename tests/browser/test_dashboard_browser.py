@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from openpyxl import load_workbook
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from services.ledger import HEADERS
@@ -29,10 +29,28 @@ PAGE_WAIT_SECONDS = 15
 
 
 def click_to_next_page(browser: Browser, element_id: str) -> None:
-    """Clicks and waits until the browser has left the page (the clicked element is gone)."""
-    element = browser.driver.find_element(By.ID, element_id)
-    element.click()
-    WebDriverWait(browser.driver, PAGE_WAIT_SECONDS).until(expected_conditions.staleness_of(element))
+    """Clicks and waits until the browser has loaded the next page."""
+    mark_page(browser)
+    browser.driver.find_element(By.ID, element_id).click()
+    wait_for_next_page(browser)
+
+
+def mark_page(browser: Browser) -> None:
+    browser.driver.execute_script("document.documentElement.dataset.left = 'not yet'")
+
+
+def wait_for_next_page(browser: Browser) -> None:
+    """Waits until the marked page is gone and its successor has loaded.
+
+    Not staleness_of(element): while a page is being replaced Chromium may answer a question about
+    the old element with "Node with given id does not belong to the document" instead of saying it
+    is stale, so every WebDriver error during the wait just means "look again".
+    """
+    WebDriverWait(browser.driver, PAGE_WAIT_SECONDS, ignored_exceptions=(WebDriverException,)).until(
+        lambda driver: driver.execute_script(
+            "return document.readyState === 'complete' && !('left' in document.documentElement.dataset)"
+        )
+    )
 
 
 def text_of(browser: Browser, css: str) -> str:
@@ -103,9 +121,9 @@ async def test_a_supervisor_signs_in_filters_opens_a_ticket_and_downloads_the_le
     assert await browser.run(listed_numbers, browser) == {CLOSED_NUMBER}
     await browser.screenshot("03-tickets-filtered")
 
-    link = await browser.run(browser.driver.find_element, By.LINK_TEXT, CLOSED_NUMBER)
-    await browser.run(link.click)
-    await browser.run(WebDriverWait(browser.driver, PAGE_WAIT_SECONDS).until, expected_conditions.staleness_of(link))
+    await browser.run(mark_page, browser)
+    await browser.run(lambda: browser.driver.find_element(By.LINK_TEXT, CLOSED_NUMBER).click())
+    await browser.run(wait_for_next_page, browser)
     assert CLOSED_NUMBER in await browser.run(text_of, browser, "#ticket-number")
     assert CLOSING_RESULT in await browser.run(text_of, browser, "#ticket-result")
     timeline = await browser.run(text_of, browser, "#timeline")
