@@ -75,7 +75,8 @@ def trend_chart(days: Sequence[DayCounts], *, chinese: bool) -> bytes:
     width = 0.38
     axes.bar([p - width / 2 for p in positions], [d.received for d in days], width, label=received_label, color="#2f6db5")
     axes.bar([p + width / 2 for p in positions], [d.closed for d in days], width, label=closed_label, color="#3a9d5d")
-    axes.set_xticks(list(positions), [d.day.strftime("%m-%d") for d in days])
+    # Two weeks of "11-10" labels side by side run into each other: slanted, they stay apart.
+    axes.set_xticks(list(positions), [d.day.strftime("%m-%d") for d in days], rotation=45, ha="right", fontsize=8)
     return _finish(figure, axes, title, unit, font)
 
 
