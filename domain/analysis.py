@@ -89,6 +89,9 @@ class Reading:
     clause: Sequence[int]  # per token: clause number
     hits: Sequence[KeywordHit]
     breaks: Sequence[bool] = ()  # per token: punctuation that ends a clause
+    # Every occurrence (word, start, end) of the words the reader reports (see Reader.reports),
+    # overlapping ones included: another keyword table selects its own from these.
+    occurrences: Sequence[tuple[str, int, int]] = ()
 
     def __post_init__(self) -> None:
         if len(self.breaks) != len(self.tokens):
@@ -212,13 +215,18 @@ class Reader:
         lexicon: KeywordLexicon,
         rules: ReadingRules = ReadingRules(),
         variants: SpellingVariants = NO_VARIANTS,
+        *,
+        also_report: Iterable[str] = (),
     ) -> None:
         self.segmenter = segmenter
         self.lexicon = lexicon
         self.rules = rules
         self.variants = variants
-        # The segmenter reports the keyword occurrences as it goes, if it can report them all.
+        # The segmenter reports the keyword occurrences as it goes, if it can report them all;
+        # ``also_report`` (e.g. the business units' keywords) come with them in Reading.occurrences.
         self._marked = segmenter.mark(lexicon.words)
+        extra = frozenset(also_report)
+        self._reported = (lexicon.words | extra) if self._marked and segmenter.mark(extra) else frozenset()
         contrasts = dict.fromkeys((normalize(word) for word in rules.contrasts), _CONTRAST)
         self._cues = contrasts | dict.fromkeys((normalize(word) for word in rules.negations), _NEGATION)
 
@@ -239,7 +247,12 @@ class Reader:
         lexicon = KeywordLexicon.from_file(keywords_path)
         segmenter.add_rare_words(sorted(lexicon.words | {normalize(word) for word in extra_words}))
         variants = SpellingVariants.from_file(variants_path) if variants_path else NO_VARIANTS
-        return cls(segmenter, lexicon, rules, variants)
+        extra = {normalize(word) for word in extra_words}
+        return cls(segmenter, lexicon, rules, variants, also_report=extra)
+
+    def reports(self, words: Iterable[str]) -> bool:
+        """True when every reading lists each occurrence of these words in ``occurrences``."""
+        return frozenset(words) <= self._reported
 
     def prepare(self, text: str) -> str:
         return prepare(text, self.variants)
@@ -255,6 +268,7 @@ class Reader:
         else:
             tokens = self.segmenter.tokens(text)
             found = self.lexicon.find(text, tokens)
+            occurrences = []
         inside_hit = _covered(found, len(text))
         cue_of = self._cues
         window = self.rules.negation_window
@@ -292,7 +306,7 @@ class Reader:
             new_hit((word, start, end, weights(word), negated[first], emphasis[first], first, last))
             for word, start, end, first, last in found
         ]
-        return Reading(text, tokens, negated, emphasis, clause, hits, breaks)
+        return Reading(text, tokens, negated, emphasis, clause, hits, breaks, occurrences)
 
     def _emphasis(self, tokens: Sequence[Token], breaks: Sequence[bool], cues: Sequence[int]) -> list[float]:
         """Per token: ``contrast_before`` before the last contrast word of its scope, ``contrast_after`` after."""

@@ -131,10 +131,12 @@ class _RouterParts:
     units: UnitRouter | None
     vocabulary: Vocabulary  # what the model reads: the text features it has weights for
     margins: _Margins
+    units_reported: bool  # the reader reports the units' keywords as it segments
 
     @classmethod
     def of(cls, reader: Reader, model: LinearModel, units: UnitRouter | None) -> _RouterParts:
-        return cls(reader, model, units, Vocabulary.of(model.text_weights), _Margins.of(model))
+        reported = units is not None and reader.reports(units.words)
+        return cls(reader, model, units, Vocabulary.of(model.text_weights), _Margins.of(model), reported)
 
 
 class RoutingClassifier:
@@ -211,7 +213,9 @@ class RoutingClassifier:
         scores = parts.model.score(features)
         best = scores.probabilities.index(max(scores.probabilities))  # the first, on a tie
         category = CATEGORIES[best]
-        unit = parts.units.route(reading).unit if category == "business" and parts.units else None
+        unit = None
+        if category == "business" and parts.units:
+            unit = parts.units.route(reading, reported=parts.units_reported).unit
         return Classification(
             category=category,
             confidence=scores.probabilities[best],

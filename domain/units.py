@@ -49,8 +49,13 @@ class UnitRouter:
         keywords = {code: table.get("keywords", {}) for code, table in units.items()}
         return cls(keywords, str(data["default"]))
 
-    def route(self, reading: Reading) -> UnitDecision:
-        found = self._lexicon.find(reading.text, reading.tokens)
+    def route(self, reading: Reading, *, reported: bool = False) -> UnitDecision:
+        """``reported``: the reading's ``occurrences`` list every unit keyword's (Reader.reports),
+        so they need not be searched for again."""
+        if reported:
+            found = self._lexicon.select(reading.text, reading.tokens, reading.occurrences)
+        else:
+            found = self._lexicon.find(reading.text, reading.tokens)
         if not found:
             return UnitDecision(self.default_unit, ())
         strongest: dict[str, dict[str, float]] = {unit: {} for unit in self.units}

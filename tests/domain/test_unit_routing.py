@@ -94,3 +94,18 @@ def test_the_shipped_unit_keywords_route_the_labelled_unit_set_well() -> None:
 
     assert len(items) >= 150
     assert correct / len(items) >= 0.9
+
+
+def test_a_reader_that_reports_the_unit_keywords_routes_as_a_fresh_search_does() -> None:
+    """The classifier's reader finds the units' keywords while it segments; the router then only
+    selects among them. Both ways must give the same decision, overlaps and negations included."""
+    lexicon = KeywordLexicon({"discipline": {"收钱": 3.0}, "business": {"消防通道": 3.0}})
+    units = UnitRouter({"fire": {"消防": 2.0, "消防通道": 4.0}, "traffic": {"驾照": 4.0, "违章停车": 3.0}}, "station")
+    reporting = Reader(Segmenter.from_files(DEFAULT_DICTIONARY_PATH), lexicon, also_report=units.words)
+    texts = ["消防通道上违章停车，驾照该扣", "没有消防设施", "交警收钱不管违章停车", "路灯坏了", ""]
+
+    assert reporting.reports(units.words)
+    for text in texts:
+        reading = reporting.read(text)
+        assert units.route(reading, reported=True) == units.route(reading)
+    assert units.route(reporting.read("消防通道上违章停车，驾照该扣"), reported=True).unit == "traffic"
