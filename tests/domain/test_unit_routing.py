@@ -75,7 +75,7 @@ def test_a_units_file_without_a_default_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_shipped_unit_keywords_route_the_labelled_unit_set_well() -> None:
-    """data/training/units.jsonl: ~150 business items labelled with their unit."""
+    """data/training/units.jsonl: ~200 business items labelled with their unit."""
     import json
 
     from domain.classifier import DEFAULT_KEYWORDS_PATH, DEFAULT_USERDICT_PATH, DEFAULT_VARIANTS_PATH
