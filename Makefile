@@ -10,15 +10,20 @@ $(VENV)/.installed: requirements-dev.lock pyproject.toml
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
-run: $(VENV)/.installed
+# The router's modules compiled with Cython (about a fifth faster); rebuilt when domain/ changes.
+# A failed build is reported and the plain sources run (domain/__init__.py).
+domain/_compiled/manifest.json: $(VENV)/.installed $(wildcard domain/*.py)
+	$(PY) tools/accelerate.py
+
+run: $(VENV)/.installed domain/_compiled/manifest.json
 	$(PY) -m bot run
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed domain/_compiled/manifest.json
 	$(PY) -m bot demo
 
 # The whole suite on SQLite, then again on a throwaway PostgreSQL cluster (tests/postgres.py). Without
 # PostgreSQL's server binaries the second run is skipped, unless OPENDOOR_REQUIRE_POSTGRES=1 (CI).
-test: $(VENV)/.installed
+test: $(VENV)/.installed domain/_compiled/manifest.json
 	$(PY) -m pytest
 	$(PY) -m pytest --database=postgresql
 
@@ -28,4 +33,4 @@ lock:
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache domain/_compiled

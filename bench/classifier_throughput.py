@@ -1,6 +1,7 @@
 """Classifier speed: start-up in a fresh process, and throughput beside bare ``jieba.lcut``.
 
     .venv/bin/python bench/classifier_throughput.py [--seconds 3]
+    OPENDOOR_PURE_PYTHON=1 .venv/bin/python bench/classifier_throughput.py   # the plain sources
 
 Prints figures; it is a measurement, not a test. Messages are the 30–100 character texts of the
 training and check sets (typical resident messages). Throughput runs on one core (the process
@@ -97,7 +98,11 @@ def main() -> None:
 
     import jieba
 
+    import domain
     from domain.classifier import RoutingClassifier
+
+    how = "compiled by tools/accelerate.py" if domain.COMPILED else "plain Python (no current build, or OPENDOOR_PURE_PYTHON)"
+    print(f"router modules: {how}")
 
     jieba.setLogLevel(60)
     jieba.initialize()  # jieba's own start-up is not part of its throughput

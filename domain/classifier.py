@@ -26,6 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
 
+from domain import DATA_DIR
 from domain.analysis import (
     CATEGORIES,
     DEFAULT_CONTRASTS,
@@ -52,13 +53,12 @@ __all__ = [
 
 FALLBACK_CATEGORY = "other"
 
-_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-DEFAULT_KEYWORDS_PATH = _DATA_DIR / "keywords.toml"
-DEFAULT_USERDICT_PATH = _DATA_DIR / "userdict.txt"
-DEFAULT_DICTIONARY_PATH = _DATA_DIR / "segdict.txt"
-DEFAULT_VARIANTS_PATH = _DATA_DIR / "variants.toml"
-DEFAULT_MODEL_DIR = _DATA_DIR / "models"
-DEFAULT_UNITS_PATH = _DATA_DIR / "business_units.toml"
+DEFAULT_KEYWORDS_PATH = DATA_DIR / "keywords.toml"
+DEFAULT_USERDICT_PATH = DATA_DIR / "userdict.txt"
+DEFAULT_DICTIONARY_PATH = DATA_DIR / "segdict.txt"
+DEFAULT_VARIANTS_PATH = DATA_DIR / "variants.toml"
+DEFAULT_MODEL_DIR = DATA_DIR / "models"
+DEFAULT_UNITS_PATH = DATA_DIR / "business_units.toml"
 
 _ALPHANUMERIC = re.compile(r"[^\W_]")  # what str.isalnum() accepts
 # Pushes below this are rounding left over where a word's share moved to a keyword phrase.

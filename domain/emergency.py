@@ -25,9 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from domain import DATA_DIR
 from domain.textnorm import normalize, to_simplified
 
-DEFAULT_PHRASES_PATH = Path(__file__).resolve().parent.parent / "data" / "emergency.toml"
+DEFAULT_PHRASES_PATH = DATA_DIR / "emergency.toml"
 
 # A negation this close before a phrase (in characters, within its clause) negates it:
 # "没有人持刀" has one character ("人") between 没有 and 持刀.

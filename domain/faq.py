@@ -29,10 +29,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from domain import DATA_DIR
 from domain.textnorm import normalize, to_simplified
 
-_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-DEFAULT_FAQ_PATH = _DATA_DIR / "faq.toml"
+DEFAULT_FAQ_PATH = DATA_DIR / "faq.toml"
 # Tuned on tests/domain/test_faq.py. A message that reads as a question needs DEFAULT_THRESHOLD;
 # a statement ("我的电动车被偷了") needs STATEMENT_THRESHOLD: residents do write bare topics
 # ("身份证丢了", "无犯罪记录证明") expecting an answer, but a statement that only shares a topic
@@ -221,5 +221,5 @@ def default_tokenizer() -> Tokenizer:
     """jieba over the classifier's compact dictionary and domain user words (a private Tokenizer)."""
     from domain.segmenter import Segmenter  # the classifier's segmenter, reused as is
 
-    segmenter = Segmenter.from_files(_DATA_DIR / "segdict.txt", _DATA_DIR / "userdict.txt")
+    segmenter = Segmenter.from_files(DATA_DIR / "segdict.txt", DATA_DIR / "userdict.txt")
     return segmenter.words
