@@ -194,6 +194,7 @@ class OutboxDispatcher:
         Each pass reads the queue from its start, so rows whose retry fell due meanwhile go in the next.
         """
         async with self._draining:
+            await self.record_unrecorded()
             self._next_due = None
             delivered = 0
             while True:
@@ -208,8 +209,27 @@ class OutboxDispatcher:
     async def deliver(self, row: OutboxRow, send: Send) -> Outcome:
         """Sends one row (already counted by the limiter as `send`) and records what became of it."""
         outcome = self._within_attempts(row, await self._attempt(row, send))
-        await self._settle(row, outcome)
+        try:
+            await self._settle(row, outcome)
+        except Exception:
+            if isinstance(outcome, Delivered) and row.id is not None:
+                # Sent, but not recorded: remembered, so it is recorded later and not sent twice.
+                self.rt.unrecorded_deliveries[row.id] = outcome.message_id
+            raise
         return outcome
+
+    async def record_unrecorded(self) -> None:
+        """Records the deliveries the database missed (see Runtime.unrecorded_deliveries); raises
+        while it still cannot, so nothing else is sent until it can."""
+        unrecorded = self.rt.unrecorded_deliveries
+        if not unrecorded:
+            return
+        async with self._writing, self.rt.db.unit_of_work() as uow:
+            for row_id, message_id in unrecorded.items():
+                await uow.outbox.mark_sent(row_id, self.rt.now(), message_id)
+            await uow.commit()
+        log.info("recorded %d outbox rows sent while the database could not take it", len(unrecorded))
+        unrecorded.clear()
 
     async def _attempt(self, row: OutboxRow, send: Send) -> Outcome:
         """One try; the limiter counts it as in flight until Telegram's answer (or our error) is in."""
@@ -435,6 +455,8 @@ class _Pass:
         async with self.d.rt.db.unit_of_work() as uow:
             rows = await uow.outbox.pending_after(self.cursor, PAGE_SIZE)
         for row in rows:
+            if row.id in self.d.rt.unrecorded_deliveries:
+                continue  # sent already; recorded before the next pass
             if row.next_attempt_at > now:
                 self.lines.close(row.chat_id)  # not due: the chat's later rows must stay behind it
                 self._expect(row.next_attempt_at)

@@ -32,6 +32,11 @@ class Runtime:
     # Set while the bot runs: this process's name and whether it leads the processes sharing the
     # database (runs the scheduler and the dispatcher); GET /health reports it.
     leadership: Leadership | None = None
+    # Outbox rows Telegram took but the database did not record as sent (it failed just then):
+    # row id -> the message id Telegram gave. Kept here, not on the dispatcher, since a leader that
+    # loses its database connection steps down and builds a new dispatcher when it leads again;
+    # recorded before anything else is sent, and never sent again meanwhile.
+    unrecorded_deliveries: dict[int, int | None] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -7,6 +7,7 @@ and a pacing wait moves it on at once, so a test that spans minutes of sending r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import base64
 import logging
 import math
@@ -439,3 +440,50 @@ async def test_a_send_cut_off_by_the_process_dying_goes_out_after_the_restart(
     assert await row_status(runtime, "k") == (PENDING, 0)  # not marked sent: Telegram never said yes
     assert await paced_dispatcher(runtime, bot, pacing).drain() == 1
     assert [m.text for m in resident.messages] == ["您的工单已受理"]
+
+
+class DatabaseGoingDown:
+    """The runtime's database, until `down` is set: then every unit of work fails to connect."""
+
+    def __init__(self, db: Any) -> None:
+        self._db = db
+        self.down = False
+
+    def unit_of_work(self) -> Any:
+        if self.down:
+            raise ConnectionRefusedError("the database server is restarting")
+        return self._db.unit_of_work()
+
+
+class BotThatLosesTheDatabase(Bot):
+    """Telegram takes the message, and at that very moment the database goes away."""
+
+    def __init__(self, database: DatabaseGoingDown, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._database = database  # PTB objects are frozen except for private attributes
+
+    async def send_message(self, *args: Any, **kwargs: Any) -> Any:
+        message = await super().send_message(*args, **kwargs)
+        self._database.down = True
+        return message
+
+
+async def test_a_notice_sent_while_the_database_went_down_is_recorded_later_and_not_sent_again(
+    api, runtime: Runtime, pacing: SteppedTime
+) -> None:
+    resident = api.user("王女士")
+    await queue(runtime, resident.id, "您的工单已受理", "k")
+    database = DatabaseGoingDown(runtime.db)
+    rt = dataclasses.replace(runtime, db=database)
+    async with BotThatLosesTheDatabase(database, TEST_TOKEN, base_url=api.base_url, base_file_url=api.base_file_url) as bot:
+        with pytest.raises(ConnectionRefusedError):
+            await paced_dispatcher(rt, bot, pacing).drain()
+        with pytest.raises(ConnectionRefusedError):  # still down: nothing is sent, nothing forgotten
+            await paced_dispatcher(rt, bot, pacing).drain()
+        database.down = False
+        # A new dispatcher, as a leader that stepped down and leads again builds one.
+        assert await paced_dispatcher(rt, bot, pacing).drain() == 0
+
+    assert [m.text for m in resident.messages] == ["您的工单已受理"]
+    assert await row_status(runtime, "k") == (SENT, 1)
+    assert rt.unrecorded_deliveries == {}
