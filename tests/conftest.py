@@ -126,11 +126,9 @@ def _drop_test_databases() -> Iterator[None]:
 
 
 def make_settings(tmp_path: Path, **overrides: str) -> Settings:
-    environ = {
-        "OPENDOOR_DATABASE__URL": database_url(tmp_path),
-        "OPENDOOR_TELEGRAM__TOKEN": TEST_TOKEN,
-        **overrides,
-    }
+    environ = {"OPENDOOR_TELEGRAM__TOKEN": TEST_TOKEN, **overrides}
+    if "OPENDOOR_DATABASE__URL" not in environ:  # a test on a database of its own starts no other
+        environ["OPENDOOR_DATABASE__URL"] = database_url(tmp_path)
     return load_settings(environ=environ)
 
 

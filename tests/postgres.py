@@ -100,16 +100,12 @@ class ThrowawayCluster:
             except KeyError:
                 raise RuntimeError(f"as root, PostgreSQL must run as the {SUPERUSER!r} user, which does not exist") from None
             os.chown(self.root, account.pw_uid, account.pw_gid)
-        data = self.root / "data"
-        self._run("initdb", "-D", str(data), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync")
-        settings = {**SERVER_SETTINGS, "unix_socket_directories": str(self.root)}
-        options = " ".join(f"-c {key}={value}" for key, value in settings.items())
-        self._run("pg_ctl", "-D", str(data), "-l", str(self.root / "server.log"), "-o", options, "-w", "-s", "start")
+        self._run("initdb", "-D", str(self.root / "data"), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="postgres-admin", daemon=True)
         self._thread.start()
-        self._admin = self._call(asyncpg.connect(host=str(self.root), user=SUPERUSER, database="postgres"))
-        self._call(self._admin.execute(f"CREATE DATABASE {TEMPLATE}"))
+        self.start_server()
+        self._call(self._admin_connection().execute(f"CREATE DATABASE {TEMPLATE}"))
         self._call(_migrate(self.url(TEMPLATE)))
 
     def stop(self) -> None:
@@ -127,6 +123,21 @@ class ThrowawayCluster:
             self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "-w", "-s", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
+
+    def stop_server(self) -> None:
+        """Stops the server as an operator would (fast: open sessions are ended), keeping its data."""
+        assert self.root is not None, "the cluster is not running"
+        self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "fast", "-w", "-s", "stop")
+
+    def start_server(self) -> None:
+        """Starts the server on the cluster's data (again, after `stop_server`) and connects to it."""
+        assert self.root is not None and self._loop is not None, "the cluster was not set up"
+        settings = {**SERVER_SETTINGS, "unix_socket_directories": str(self.root)}
+        options = " ".join(f"-c {key}={value}" for key, value in settings.items())
+        self._run("pg_ctl", "-D", str(self.root / "data"), "-l", str(self.root / "server.log"), "-o", options, "-w", "-s", "start")
+        if self._admin is not None:  # its session ended with the server it was connected to
+            self._loop.call_soon_threadsafe(self._admin.terminate)
+        self._admin = self._call(asyncpg.connect(host=str(self.root), user=SUPERUSER, database="postgres"))
 
     # --- databases -----------------------------------------------------------------------------
 

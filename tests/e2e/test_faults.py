@@ -11,18 +11,21 @@ order of the calls is.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
 from domain.clock import FakeClock
 from domain.tickets import TicketState
-from local_botapi import BotMessage, SimChat, SimUser
+from local_botapi import BotMessage, LocalBotApi, SimChat, SimUser
 from services.cards import EDIT_OF_ROW
 from services.hotline import Submission, submit_ticket
+from services.runtime import Runtime
 from storage.models import OutboxRow, TicketRow
 from storage.repositories import PENDING, SENT
 from tests.conftest import LiveBot, running_bot
@@ -44,6 +47,14 @@ COMPLAINTS = (
 )
 
 
+class Served(Protocol):
+    """What the people here need of the bot: the server they talk through and its database (a
+    LiveBot, or worker processes' tests.processes.Deployment)."""
+
+    api: LocalBotApi
+    rt: Runtime
+
+
 @asynccontextmanager
 async def clock_ticking(clock: FakeClock, seconds_per_tick: float = 1.0, tick: float = 0.25) -> AsyncIterator[None]:
     """Moves the bot's clock on while the test runs, so the dispatcher's retries fall due."""
@@ -61,7 +72,11 @@ async def clock_ticking(clock: FakeClock, seconds_per_tick: float = 1.0, tick: f
 
 
 async def step(
-    bot: LiveBot, person: SimChat, action: Callable[[], Awaitable[object]], wanted: Callable[[BotMessage], bool]
+    bot: Served,
+    person: SimChat,
+    action: Callable[[], Awaitable[object]],
+    wanted: Callable[[BotMessage], bool],
+    patience: float = PATIENCE_SECONDS,
 ) -> BotMessage | None:
     """Does `action` and waits for a new message in the person's chat that `wanted` accepts.
 
@@ -85,7 +100,7 @@ async def step(
         return False
 
     try:
-        await bot.api.wait_for(answered, timeout=PATIENCE_SECONDS, what="an answer")
+        await bot.api.wait_for(answered, timeout=patience, what="an answer")
     except AssertionError:
         return None
     return found[0] if found else None
@@ -99,20 +114,20 @@ def starting(prefix: str) -> Callable[[BotMessage], bool]:
     return lambda message: (message.text or "").startswith(prefix)
 
 
-async def tickets_of(bot: LiveBot, resident: SimUser) -> list[TicketRow]:
+async def tickets_of(bot: Served, resident: SimUser) -> list[TicketRow]:
     async with bot.rt.db.unit_of_work() as uow:
         row = await uow.residents.by_telegram_id(resident.id)
         return list(await uow.tickets.of_resident(row.id or 0)) if row else []
 
 
-async def ticket(bot: LiveBot, number: str) -> TicketRow:
+async def ticket(bot: Served, number: str) -> TicketRow:
     async with bot.rt.db.unit_of_work() as uow:
         found = await uow.tickets.by_number(number)
     assert found is not None
     return found
 
 
-async def file_complaint(bot: LiveBot, resident: SimUser, text: str) -> str:
+async def file_complaint(bot: Served, resident: SimUser, text: str) -> str:
     """Goes through 我要反映 until a ticket exists, starting again from the menu after any hiccup."""
     for _ in range(ATTEMPTS):
         if filed := await tickets_of(bot, resident):
@@ -127,7 +142,7 @@ async def file_complaint(bot: LiveBot, resident: SimUser, text: str) -> str:
     raise AssertionError(f"{resident.first_name} could not file a complaint in {ATTEMPTS} attempts")
 
 
-async def card(bot: LiveBot, officer: SimUser, number: str, button: str) -> BotMessage:
+async def card(bot: Served, officer: SimUser, number: str, button: str) -> BotMessage:
     """The officer's card of the ticket, once it shows `button` (its send or edit may be retried)."""
 
     def showing() -> BotMessage | None:
@@ -141,7 +156,7 @@ async def card(bot: LiveBot, officer: SimUser, number: str, button: str) -> BotM
     return found
 
 
-async def until_state(bot: LiveBot, number: str, state: TicketState, attempt: Callable[[], Awaitable[object]]) -> None:
+async def until_state(bot: Served, number: str, state: TicketState, attempt: Callable[[], Awaitable[object]]) -> None:
     for _ in range(ATTEMPTS):
         if (await ticket(bot, number)).state == state:
             return
@@ -149,11 +164,13 @@ async def until_state(bot: LiveBot, number: str, state: TicketState, attempt: Ca
     assert (await ticket(bot, number)).state == state, f"{number} never became {state}"
 
 
-async def work_ticket(bot: LiveBot, officer: SimUser, number: str) -> None:
+async def work_ticket(bot: Served, officer: SimUser, number: str) -> None:
     """Signs for the ticket, answers the resident and closes it, each from the card."""
 
     async def sign() -> None:
-        await (await officer.press("签收", message=await card(bot, officer, number, "签收"))).answered()
+        pressed = await officer.press("签收", message=await card(bot, officer, number, "签收"))
+        with contextlib.suppress(AssertionError):  # no answer in time: pressed again unless signed by then
+            await pressed.answered(timeout=PATIENCE_SECONDS)
 
     async def typed(button: str, prompt: str, text: str, done: str) -> None:
         pressed = await card(bot, officer, number, button)
@@ -171,12 +188,12 @@ async def work_ticket(bot: LiveBot, officer: SimUser, number: str) -> None:
     )
 
 
-async def outbox(bot: LiveBot) -> list[OutboxRow]:
+async def outbox(bot: Served) -> list[OutboxRow]:
     async with bot.rt.db.unit_of_work() as uow:
         return list(await uow.outbox.all())
 
 
-async def until_outbox_is_empty(bot: LiveBot, timeout: float = 90.0) -> None:
+async def until_outbox_is_empty(bot: Served, timeout: float = 90.0) -> None:
     async with asyncio.timeout(timeout):
         while any(row.status == PENDING for row in await outbox(bot)):
             bot.rt.wake_dispatcher()
