@@ -8,10 +8,12 @@ The draft lives in ``user_data`` as JSON, so a restart in the middle loses nothi
 from __future__ import annotations
 
 import logging
+import uuid
 from enum import IntEnum
 from typing import Any
 
 from telegram import (
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -20,7 +22,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -43,7 +45,16 @@ log = logging.getLogger(__name__)
 async def _take_buttons_away(update: Update) -> None:
     """Answers the pressed button and removes the keyboard, so it cannot be pressed twice."""
     await update.callback_query.answer()
-    await update.callback_query.edit_message_reply_markup(reply_markup=None)
+    await _remove_buttons(update.callback_query)
+
+
+async def _remove_buttons(query: CallbackQuery) -> None:
+    """Removes the keyboard; one already gone (this press is handled a second time) is fine."""
+    try:
+        await query.edit_message_reply_markup(reply_markup=None)
+    except BadRequest as error:
+        if "not modified" not in error.message.lower():
+            raise
 
 DRAFT = "hotline_draft"
 ATTACHABLE = filters.PHOTO | filters.Document.ALL | filters.LOCATION
@@ -205,7 +216,9 @@ async def on_kind(update: Update, context: BotContext) -> Step:
     query = update.callback_query
     await query.answer()
     kind = TicketKind(query.data.split(":", 1)[1])
-    _save(context, {"kind": kind.value, "parts": [], "attachments": []})
+    # The key names this draft to submit_ticket: handling 确认提交 twice (Telegram sends an update
+    # again when a worker died before answering it) gives back the same ticket.
+    _save(context, {"kind": kind.value, "parts": [], "attachments": [], "key": uuid.uuid4().hex})
     kind_name = context.text(update, f"kind.{kind.value}")
     await query.edit_message_text(f"{context.text(update, 'hotline.choose_kind')} {kind_name}")
     await update.effective_message.reply_text(context.text(update, "hotline.ask_text", kind=kind_name))
@@ -291,7 +304,7 @@ async def on_confirm(update: Update, context: BotContext) -> int:
     if not text:
         await update.effective_message.reply_text(context.text(update, "hotline.need_text"))
         return Step.WRITING
-    await query.edit_message_reply_markup(reply_markup=None)
+    await _remove_buttons(query)
     draft["summary_id"] = None
     _save(context, draft)
     return await _finish(update, context)
@@ -317,7 +330,7 @@ async def _finish(update: Update, context: BotContext) -> int:
             )
             return Step.FAQ_OFFERED
     if not draft.get("duplicate_declined"):
-        number = await find_duplicate(context.runtime, update.effective_user.id, text)
+        number = await find_duplicate(context.runtime, update.effective_user.id, text, draft.get("key"))
         if number is not None:
             draft["duplicate"] = number
             _save(context, draft)
@@ -349,6 +362,7 @@ async def _submit(update: Update, context: BotContext) -> int:
         contact_mode="anonymous" if anonymous else "real_name",
         contact_name=None if anonymous else (draft.get("name") or update.effective_user.full_name),
         contact_phone=None if anonymous else draft.get("phone"),
+        key=draft.get("key"),
     )
     try:
         accepted = await submit_ticket(rt, submission)

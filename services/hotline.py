@@ -54,6 +54,8 @@ class Submission:
     contact_name: str | None = None
     contact_phone: str | None = None
     source: str = "hotline"
+    # Names the draft: submitting the same draft again gives its ticket back instead of a second one.
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,9 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
     limit = rt.settings.limits.reply_limit(verdict.category, submission.kind)
     deadline = limit.due_after(now, rt.calendar, rt.hours)
     async with rt.db.unit_of_work() as uow:
+        if submission.key is not None and (earlier := await uow.tickets.by_submission_key(submission.key)):
+            triage = earlier.department_code == rt.settings.routing.triage_department
+            return Accepted(earlier.number, earlier.department_code, earlier.deadline_at, triage)
         resident = await uow.residents.upsert(submission.telegram_user_id, submission.chat_id, submission.locale, now)
         sequence = await uow.tickets.next_sequence(rt.local(now).strftime("%Y%m%d"))
         action = Action.SEND_TO_TRIAGE if routing.needs_triage else Action.DISPATCH
@@ -111,6 +116,7 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
                 contact_mode=submission.contact_mode,
                 contact_name=submission.contact_name if submission.contact_mode == "real_name" else None,
                 contact_phone=submission.contact_phone if submission.contact_mode == "real_name" else None,
+                submission_key=submission.key,
             )
         )
         await _record_submission(uow, ticket, action, now, verdict.deciding_words)
@@ -174,6 +180,7 @@ async def _queue_attachment_copies(
 class OpenTicket:
     number: str
     text: str
+    submission_key: str | None = None
 
 
 async def open_tickets_of(rt: Runtime, telegram_user_id: int) -> list[OpenTicket]:
@@ -183,13 +190,15 @@ async def open_tickets_of(rt: Runtime, telegram_user_id: int) -> list[OpenTicket
         if resident is None:
             return []
         rows = await uow.tickets.of_resident(resident.id or 0, states=[s.value for s in OPEN_STATES])
-        return [OpenTicket(row.number, row.text) for row in rows]
+        return [OpenTicket(row.number, row.text, row.submission_key) for row in rows]
 
 
-async def find_duplicate(rt: Runtime, telegram_user_id: int, text: str) -> str | None:
-    """The number of the resident's open ticket that says nearly the same as `text`, if any."""
+async def find_duplicate(rt: Runtime, telegram_user_id: int, text: str, submission_key: str | None = None) -> str | None:
+    """The number of the resident's open ticket that says nearly the same as `text`, if any; not the
+    ticket the same draft already made (`submission_key`), which is no duplicate but itself."""
     tickets = await open_tickets_of(rt, telegram_user_id)
-    return near_duplicate(text, [(ticket.number, ticket.text) for ticket in tickets])
+    others = [t for t in tickets if submission_key is None or t.submission_key != submission_key]
+    return near_duplicate(text, [(ticket.number, ticket.text) for ticket in others])
 
 
 async def add_to_ticket(

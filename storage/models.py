@@ -117,6 +117,9 @@ class TicketRow(SQLModel, table=True):
     # The business unit routed to, and a unit the text names (never shown a discipline ticket about it).
     unit_code: Optional[str] = Field(default=None, max_length=40)
     named_unit: Optional[str] = Field(default=None, max_length=40)
+    # The resident's draft that became this ticket (migration 0008): the same draft submitted again,
+    # as after a crash between the ticket's commit and the conversation's, finds this ticket.
+    submission_key: Optional[str] = Field(default=None, max_length=64, unique=True, index=True)
 
 
 class TicketEventRow(SQLModel, table=True):

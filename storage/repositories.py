@@ -168,6 +168,9 @@ class TicketRepository(_Repository):
     async def by_number(self, number: str) -> TicketRow | None:
         return (await self.session.exec(select(TicketRow).where(TicketRow.number == number))).first()
 
+    async def by_submission_key(self, key: str) -> TicketRow | None:
+        return (await self.session.exec(select(TicketRow).where(TicketRow.submission_key == key))).first()
+
     async def move(self, ticket_id: int, expected_state: str, **values: Any) -> bool:
         """Changes the ticket only if it is still in `expected_state` (so a race has one winner)."""
         result = await self.session.exec(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from bot.assembly import build_runtime, prepare_storage
 from domain.clock import FakeClock
 from scheduler.sweep import sweep
 from services.deadlines import move_deadline
-from services.hotline import Submission, TextTooLong, submit_ticket
+from services.hotline import Submission, TextTooLong, find_duplicate, submit_ticket
 from services.officers import RegistrationRefused, create_invite, register_officer
 from services.runtime import Runtime
 from services.tasks import TaskRefused, close_ticket, sign_for
@@ -52,6 +53,25 @@ async def test_the_number_uses_the_bureaus_local_day_not_utc(runtime: Runtime, c
     assert (await submit_ticket(runtime, submission())).number == "KM-20261123-0001"
     clock.advance(hours=1)  # Tuesday 00:30 in Shanghai, still Monday in UTC
     assert (await submit_ticket(runtime, submission())).number == "KM-20261124-0001"
+
+
+async def test_the_same_draft_submitted_twice_makes_one_ticket_and_one_set_of_cards(runtime: Runtime, clock: FakeClock) -> None:
+    """As when a worker died after filing the ticket but before saving the conversation, and Telegram's
+    second delivery of 确认提交 was handled by another worker a little later."""
+    await officer_of(runtime, "petition", 501)
+    draft = dataclasses.replace(submission(), key="draft-7f3a")
+
+    first = await submit_ticket(runtime, draft)
+    clock.advance(seconds=40)
+    again = await submit_ticket(runtime, draft)
+    other = await submit_ticket(runtime, dataclasses.replace(draft, key="draft-8c21"))
+
+    assert again == first and other.number != first.number
+    assert await find_duplicate(runtime, 1001, PETITION_TEXT, "draft-8c21") == first.number  # never itself
+    async with runtime.db.unit_of_work() as uow:
+        assert await uow.tickets.count() == 2
+    cards = [chat for chat, text in await outbox_texts(runtime) if text.startswith("📋")]
+    assert cards == [501, 501]
 
 
 async def test_an_over_long_description_is_refused_and_nothing_is_stored(runtime: Runtime) -> None:
