@@ -159,10 +159,6 @@ class _MigratedPersistence(DatabasePersistence):
         await self.prepare()
         return await super().get_user_data()
 
-    async def get_chat_data(self):  # type: ignore[no-untyped-def]
-        await self.prepare()
-        return await super().get_chat_data()
-
     async def get_conversations(self, name: str):  # type: ignore[no-untyped-def]
         await self.prepare()
         return await super().get_conversations(name)
