@@ -54,10 +54,9 @@ from collections.abc import Awaitable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, tuple_
+from sqlalchemy import Row, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from telegram import Update
 from telegram.ext import (
     Application,
@@ -90,42 +89,58 @@ class NotJsonSerialisable(TypeError):
 
 
 class BotStateRepository:
-    """The SQL of the ``bot_state`` table: one row per (namespace, key)."""
+    """The SQL of the ``bot_state`` table: one row per (namespace, key).
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    It runs on a plain connection (SQLAlchemy Core), not an ORM session: every update reads and
+    writes here, and the session's unit-of-work machinery cost about as much CPU as the SQL itself
+    while buying nothing for rows that are only ever read and upserted whole.
+    """
 
-    async def all_in(self, namespace: str) -> dict[str, BotStateRow]:
-        rows = await self.session.exec(select(BotStateRow).where(BotStateRow.namespace == namespace))
-        return {row.key: row for row in rows.all()}
+    table = BotStateRow.__table__  # type: ignore[attr-defined]
 
-    async def get(self, namespace: str, key: str) -> BotStateRow | None:
-        return await self.session.get(BotStateRow, (namespace, key))
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
 
-    async def rows(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], BotStateRow]:
+    async def all_in(self, namespace: str) -> dict[str, Row[Any]]:
+        rows = await self.connection.execute(select(self.table).where(self.table.c.namespace == namespace))
+        return {row.key: row for row in rows}
+
+    async def get(self, namespace: str, key: str) -> Row[Any] | None:
+        return (await self.rows([(namespace, key)])).get((namespace, key))
+
+    async def rows(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Row[Any]]:
         """The rows of these (namespace, key) pairs that exist, in one query."""
         wanted = list(pairs)
         if not wanted:
             return {}
-        query = select(BotStateRow).where(tuple_(col(BotStateRow.namespace), col(BotStateRow.key)).in_(wanted))
-        return {(row.namespace, row.key): row for row in (await self.session.exec(query)).all()}
+        query = select(self.table).where(tuple_(self.table.c.namespace, self.table.c.key).in_(wanted))
+        return {(row.namespace, row.key): row for row in await self.connection.execute(query)}
 
-    async def put(self, namespace: str, key: str, value: Any, now: Any) -> None:
-        """Inserts or replaces the row in one statement, so two processes cannot both insert it."""
-        dialect = self.session.get_bind().dialect.name
-        values = {"namespace": namespace, "key": key, "value": value, "updated_at": now}
-        if dialect in ("sqlite", "postgresql"):
-            insert = (sqlite if dialect == "sqlite" else postgresql).insert(BotStateRow).values(**values)
-            upsert = insert.on_conflict_do_update(
-                index_elements=["namespace", "key"], set_={"value": insert.excluded.value, "updated_at": now}
+    async def put_all(self, values: Mapping[tuple[str, str], Any], now: datetime) -> None:
+        """Inserts or replaces the rows in one statement, so two processes cannot both insert one."""
+        if not values:
+            return
+        dialect = sqlite if self.connection.dialect.name == "sqlite" else postgresql
+        insert = dialect.insert(self.table)
+        upsert = insert.on_conflict_do_update(
+            index_elements=["namespace", "key"],
+            set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
+        )
+        rows = [{"namespace": namespace, "key": key, "value": value, "updated_at": now} for (namespace, key), value in values.items()]
+        await self.connection.execute(upsert, rows)
+
+    async def put(self, namespace: str, key: str, value: Any, now: datetime) -> None:
+        await self.put_all({(namespace, key): value}, now)
+
+    async def remove_all(self, pairs: Iterable[tuple[str, str]]) -> None:
+        wanted = list(pairs)
+        if wanted:
+            await self.connection.execute(
+                delete(self.table).where(tuple_(self.table.c.namespace, self.table.c.key).in_(wanted))
             )
-            await self.session.exec(upsert)  # type: ignore[call-overload]
-        else:
-            await self.session.merge(BotStateRow(**values))
 
     async def remove(self, namespace: str, key: str) -> None:
-        statement = delete(BotStateRow).where(col(BotStateRow.namespace) == namespace, col(BotStateRow.key) == key)
-        await self.session.exec(statement)  # type: ignore[call-overload]
+        await self.remove_all([(namespace, key)])
 
 
 def encode_conversation_key(key: ConversationKey) -> str:
@@ -174,7 +189,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         self._written: dict[tuple[str, str], tuple[Any, datetime]] = {}
         # user_data rows read with an update's conversations, for PTB's refresh_user_data of the same
         # update to use instead of reading them again.
-        self._prefetched: dict[int, BotStateRow | None] = {}
+        self._prefetched: dict[int, Row[Any] | None] = {}
         # Rows an update in progress will write itself when it is done (`save_update`): PTB's
         # application-wide `update_persistence` (every second, after a timeout) leaves them alone, so
         # it never writes half of an update.
@@ -183,8 +198,8 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
     # --- loading at start-up ---------------------------------------------------------------
 
     async def get_user_data(self) -> dict[int, Data]:
-        async with self._db.unit_of_work() as uow:
-            rows = await BotStateRepository(uow.session).all_in(USER_DATA)
+        async with self._db.engine.connect() as connection:
+            rows = await BotStateRepository(connection).all_in(USER_DATA)
         for key, row in rows.items():
             self._synced[(USER_DATA, key)] = canonical_json(row.value, f"{USER_DATA} {key}")
         return {int(key): row.value for key, row in rows.items()}
@@ -200,8 +215,8 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
 
     async def get_conversations(self, name: str) -> ConversationDict:
         namespace = CONVERSATION_PREFIX + name
-        async with self._db.unit_of_work() as uow:
-            rows = await BotStateRepository(uow.session).all_in(namespace)
+        async with self._db.engine.connect() as connection:
+            rows = await BotStateRepository(connection).all_in(namespace)
         for key, row in rows.items():
             self._written[(namespace, key)] = _as_written(row)  # type: ignore[assignment]
         return {decode_conversation_key(key): row.value for key, row in rows.items()}
@@ -224,8 +239,8 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         # What this process had written, taken before reading: a write of ours (a timeout's END) that
         # lands while the database is read must not make our own old row look like another's change.
         written = {row_key: self._written.get(row_key) for row_key in rows_for}
-        async with self._db.unit_of_work() as uow:
-            rows = await BotStateRepository(uow.session).rows(wanted)
+        async with self._db.engine.connect() as connection:
+            rows = await BotStateRepository(connection).rows(wanted)
         if user_id is not None:
             self._prefetched[user_id] = rows.get((USER_DATA, str(user_id)))
         changed: dict[tuple[str, ConversationKey], object | None] = {}
@@ -285,13 +300,10 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
                     removals.append(row_key)
         if not puts and not removals:
             return
-        async with self._db.unit_of_work() as uow:
-            repository = BotStateRepository(uow.session)
-            for (namespace, key), value in puts.items():
-                await repository.put(namespace, key, value, now)
-            for namespace, key in removals:
-                await repository.remove(namespace, key)
-            await uow.commit()
+        async with self._db.engine.begin() as connection:  # commits at the end of the block
+            repository = BotStateRepository(connection)
+            await repository.put_all(puts, now)
+            await repository.remove_all(removals)
         for row_key, value in puts.items():
             if row_key[0] == USER_DATA:
                 self._synced[row_key] = user_text  # type: ignore[assignment]
@@ -334,8 +346,8 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         """True when another process changed or ended the conversation since this one last read or wrote it."""
         namespace, row_key = CONVERSATION_PREFIX + name, encode_conversation_key(key)
         written = self._written.get((namespace, row_key))
-        async with self._db.unit_of_work() as uow:
-            row = await BotStateRepository(uow.session).get(namespace, row_key)
+        async with self._db.engine.connect() as connection:
+            row = await BotStateRepository(connection).get(namespace, row_key)
         return _as_written(row) != written
 
     async def update_user_data(self, user_id: int, data: Data) -> None:
@@ -365,8 +377,8 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         if user_id in self._prefetched:
             row = self._prefetched.pop(user_id)
         else:  # not read with the update's conversations (a job, or no WriteThroughUpdates)
-            async with self._db.unit_of_work() as uow:
-                row = await BotStateRepository(uow.session).get(USER_DATA, key)
+            async with self._db.engine.connect() as connection:
+                row = await BotStateRepository(connection).get(USER_DATA, key)
         self._take_over_if_changed_elsewhere(USER_DATA, key, user_data, row)
 
     async def refresh_chat_data(self, chat_id: int, chat_data: Data) -> None:
@@ -380,7 +392,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _remember_conversation(self, row_key: tuple[str, str], row: BotStateRow | None) -> None:
+    def _remember_conversation(self, row_key: tuple[str, str], row: Row[Any] | None) -> None:
         if row is None:
             self._written.pop(row_key, None)
         else:
@@ -398,7 +410,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         await self._write(namespace, key, json.loads(text))
         self._synced[(namespace, key)] = text
 
-    def _take_over_if_changed_elsewhere(self, namespace: str, key: str, data: Data, row: BotStateRow | None) -> None:
+    def _take_over_if_changed_elsewhere(self, namespace: str, key: str, data: Data, row: Row[Any] | None) -> None:
         stored = None if row is None else canonical_json(row.value, f"{namespace} {key}")
         if stored == self._synced.get((namespace, key)):
             return  # nobody else wrote it: what this process holds (maybe newer) stays
@@ -412,15 +424,13 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
     async def _write(self, namespace: str, key: str, value: Any) -> datetime:
         """Writes the row; returns its updated_at."""
         now = self._clock.now()
-        async with self._db.unit_of_work() as uow:
-            await BotStateRepository(uow.session).put(namespace, key, value, now)
-            await uow.commit()
+        async with self._db.engine.begin() as connection:
+            await BotStateRepository(connection).put(namespace, key, value, now)
         return now
 
     async def _remove(self, namespace: str, key: str) -> None:
-        async with self._db.unit_of_work() as uow:
-            await BotStateRepository(uow.session).remove(namespace, key)
-            await uow.commit()
+        async with self._db.engine.begin() as connection:
+            await BotStateRepository(connection).remove(namespace, key)
         self._synced.pop((namespace, key), None)
         self._written.pop((namespace, key), None)
 
@@ -434,7 +444,7 @@ def _conversation_value(name: str, state: object) -> str | int:
     return json.loads(json.dumps(state))
 
 
-def _as_written(row: BotStateRow | None) -> tuple[Any, datetime] | None:
+def _as_written(row: Row[Any] | None) -> tuple[Any, datetime] | None:
     return None if row is None else (row.value, row.updated_at)
 
 
