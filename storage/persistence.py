@@ -29,7 +29,7 @@ and at shutdown, row by row. For a crash to lose nothing, build the application 
 Before each update it reads the user's ``user_data`` row and the rows of the update's
 conversations in one query (`read_for_update`); after it, it writes whatever of those the update
 changed in one transaction (`save_update`), committed before the chat's next update is handled and
-before the update counts as done. Updates are handled one at a time. PTB's own `update_persistence` goes on running (every second,
+before the update counts as done. PTB's own `update_persistence` goes on running (every second,
 after a conversation's timeout, at shutdown) but leaves the rows of updates in progress alone, and
 writes nothing the database already holds, so it never writes half an update, nor an old value
 over a newer one.
@@ -47,10 +47,12 @@ another).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +84,9 @@ Data = dict[str, Any]
 USER_DATA = "user_data"
 CONVERSATION_PREFIX = "conversation:"
 DEFAULT_UPDATE_INTERVAL = 1.0
+# Updates handled at once (of different chats). More buys little: SQLite writes one at a time, and
+# each update in progress may hold one of the database pool's connections.
+DEFAULT_CONCURRENT_UPDATES = 8
 
 
 class NotJsonSerialisable(TypeError):
@@ -449,21 +454,29 @@ def _as_written(row: Row[Any] | None) -> tuple[Any, datetime] | None:
 
 
 class WriteThroughUpdates(BaseUpdateProcessor):
-    """PTB's one-update-at-a-time processing; around each update, the database is read once before
-    it and written once after it.
+    """Handles updates of different chats concurrently, each chat's (and each user's) strictly one
+    after another; around each update, the database is read once before it and written once after.
 
     Before: the user's user_data and the states of the update's conversations, in one query
     (another process may have moved them on). After: whatever the update changed, in one
-    transaction, committed before the next update starts and before the update counts as done
-    (`process_update` returns; the webhook then confirms it). Without that write, an update's new
-    state would wait up to `update_interval` in memory, and a crash in that time would lose it.
+    transaction, committed before the chat's next update starts and before the update counts as
+    done (`process_update` returns; the webhook then confirms it). Without that write, an update's
+    new state would wait up to `update_interval` in memory, and a crash in that time would lose it.
     Writing after the whole update (not from a handler) also covers updates stopped early by
     ApplicationHandlerStop.
+
+    Why concurrently: while one update waits for SQLite (in aiosqlite's thread, with its commit's
+    fsync) or for the Bot API, the event loop handles another chat's. Why in order per chat and
+    per user: a conversation (keyed by chat and user) and a user's user_data must see the updates
+    in the order they were sent, as PTB's ConversationHandler assumes. PTB's semaphore admits
+    updates first come, first served, so each takes its place in its chat's line as it arrived.
     """
 
-    def __init__(self) -> None:
-        super().__init__(max_concurrent_updates=1)
+    def __init__(self, max_concurrent_updates: int = DEFAULT_CONCURRENT_UPDATES) -> None:
+        super().__init__(max_concurrent_updates=max_concurrent_updates)
         self._application: Application[Any, Any, Any, Any, Any, Any] | None = None
+        # The latest update admitted for each chat and each user: the next one waits for it.
+        self._last_in_line: dict[tuple[str, int], asyncio.Future[None]] = {}
 
     def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         self._application = application
@@ -478,14 +491,46 @@ class WriteThroughUpdates(BaseUpdateProcessor):
         if not isinstance(update, Update) or self._application is None:
             await coroutine
             return
-        persistence = self._application.persistence
-        if isinstance(persistence, DatabasePersistence):
-            await self._handle_written_through(self._application, persistence, update, coroutine)
-        else:
-            try:
-                await coroutine
-            finally:
-                await self._application.update_persistence()
+        async with self._in_turn(update):
+            persistence = self._application.persistence
+            if isinstance(persistence, DatabasePersistence):
+                await self._handle_written_through(self._application, persistence, update, coroutine)
+            else:
+                try:
+                    await coroutine
+                finally:
+                    await self._application.update_persistence()
+
+    @contextlib.asynccontextmanager
+    async def _in_turn(self, update: Update) -> AsyncIterator[None]:
+        """Waits for the earlier updates of the same chat and of the same user; lets the later ones
+        go once this one is done."""
+        lines = []
+        if update.effective_chat is not None:
+            lines.append(("chat", update.effective_chat.id))
+        if update.effective_user is not None:
+            lines.append(("user", update.effective_user.id))
+        earlier = {self._last_in_line[line] for line in lines if line in self._last_in_line}
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for line in lines:
+            self._last_in_line[line] = done
+        done.add_done_callback(lambda _: self._leave_lines(lines, done))
+        try:
+            if earlier:
+                await asyncio.wait(earlier)  # unlike awaiting them, never cancels them
+            yield
+        finally:
+            still_running = [future for future in earlier if not future.done()]
+            if still_running:  # cancelled while waiting: the later ones must still wait for the earlier
+                waiting = asyncio.ensure_future(asyncio.wait(still_running))
+                waiting.add_done_callback(lambda _: done.set_result(None))
+            else:
+                done.set_result(None)
+
+    def _leave_lines(self, lines: list[tuple[str, int]], done: asyncio.Future[None]) -> None:
+        for line in lines:
+            if self._last_in_line.get(line) is done:
+                del self._last_in_line[line]
 
     async def _handle_written_through(
         self,
