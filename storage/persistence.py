@@ -34,6 +34,11 @@ after a conversation's timeout, at shutdown) but leaves the rows of updates in p
 writes nothing the database already holds, so it never writes half an update, nor an old value
 over a newer one.
 
+Updates of different chats are handled concurrently (up to `DEFAULT_CONCURRENT_UPDATES`), each
+chat's and each user's strictly one after another: an update waits until the earlier updates of
+its chat and of its user are handled and committed. PTB's ConversationHandler assumes updates one
+at a time; it holds for ours, which are keyed by chat and user and run their callbacks blocking.
+
 Several processes on one database. Each key is its own row and is written only when its value
 changed, so processes serving different people never overwrite each other. Each process remembers
 every row as it last read or wrote it; a row that differs before an update was changed by another
