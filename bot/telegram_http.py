@@ -14,9 +14,11 @@ which turns them into results and errors.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Any
 
 import aiohttp
+import certifi
 from telegram._utils.defaultvalue import DefaultValue  # PTB's own marker for "no timeout given"
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
@@ -54,7 +56,10 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                # Certifi's authorities, as httpx trusts: a server without system certificates works alike.
+                connector=aiohttp.TCPConnector(
+                    limit=self._pool_size, ssl=ssl.create_default_context(cafile=certifi.where())
+                ),
                 headers={"User-Agent": self.USER_AGENT},
                 # The body is read whole and parsed by PTB; aiohttp need not look at cookies or types.
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -87,7 +92,8 @@ class AiohttpRequest(BaseRequest):
         pool = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
         # aiohttp has no timeout for writing alone: the request's whole time is bounded by what
         # httpx allowed for each phase together.
-        total = None if None in (read, write, connect, pool) else read + write + connect + pool  # type: ignore[operator]
+        phases = (read, write, connect, pool)
+        total = None if None in phases else sum(phases)  # type: ignore[arg-type]
         timeout = aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=read)
         try:
             async with self._session.request(
