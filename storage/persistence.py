@@ -136,7 +136,10 @@ class BotStateRepository:
             index_elements=["namespace", "key"],
             set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
         )
-        rows = [{"namespace": namespace, "key": key, "value": value, "updated_at": now} for (namespace, key), value in values.items()]
+        rows = [
+            {"namespace": namespace, "key": key, "value": value, "updated_at": now}
+            for (namespace, key), value in values.items()
+        ]
         await self.connection.execute(upsert, rows)
 
     async def put(self, namespace: str, key: str, value: Any, now: datetime) -> None:
@@ -242,7 +245,9 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         wrote them, with the state the database holds now (None: ended). The user's row is kept for
         `refresh_user_data`, which PTB calls when a handler takes the update.
         """
-        rows_for = {(CONVERSATION_PREFIX + name, encode_conversation_key(key)): (name, key) for name, key in conversations}
+        rows_for = {
+            (CONVERSATION_PREFIX + name, encode_conversation_key(key)): (name, key) for name, key in conversations
+        }
         wanted = list(rows_for)
         if user_id is not None:
             wanted.append((USER_DATA, str(user_id)))

@@ -188,7 +188,9 @@ async def test_an_update_that_changes_the_state_and_the_users_data_commits_them_
     assert len(commits) == 1
 
 
-async def test_an_update_that_changes_nothing_stored_writes_nothing(api: LocalBotApi, db: Database, clock: FakeClock) -> None:
+async def test_an_update_that_changes_nothing_stored_writes_nothing(
+    api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
     resident = api.user("钱先生")
     application = await start_bot(api, db, clock)
     commits = count_commits(db)
@@ -307,7 +309,8 @@ async def test_data_another_process_dropped_is_dropped_here_too(db: Database) ->
 async def test_bot_data_chat_data_and_callback_data_are_not_stored(db: Database) -> None:
     persistence = DatabasePersistence(db)
     assert persistence.store_data.user_data
-    assert not (persistence.store_data.bot_data or persistence.store_data.chat_data or persistence.store_data.callback_data)
+    stored = persistence.store_data
+    assert not (stored.bot_data or stored.chat_data or stored.callback_data)
     await persistence.update_bot_data({"runtime": object()})
     await persistence.update_chat_data(-100, {"topic": "noise"})
     assert await persistence.get_bot_data() == {} and await persistence.get_chat_data() == {}

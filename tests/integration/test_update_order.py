@@ -118,4 +118,5 @@ async def test_a_residents_next_update_waits_until_the_one_before_is_handled_and
     assert desk.started == ["等一下", "你好"]
     desk.let_go.set()
 
-    assert [await answer(resident), await answer(resident)] == ["等一下（之前：无）", "第二句（之前：等一下）"]
+    answers = [await answer(resident), await answer(resident)]
+    assert answers == ["等一下（之前：无）", "第二句（之前：等一下）"]
