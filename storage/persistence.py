@@ -565,7 +565,7 @@ class WriteThroughUpdates(BaseUpdateProcessor):
             try:
                 await coroutine
             finally:
-                await self._save(application, persistence, update, user_id, handlers)
+                await self._save(application, persistence, user_id, handlers)
         finally:
             persistence.release(rows)
             persistence.forget_prefetched(user_id)
@@ -574,7 +574,6 @@ class WriteThroughUpdates(BaseUpdateProcessor):
         self,
         application: Application[Any, Any, Any, Any, Any, Any],
         persistence: DatabasePersistence,
-        update: Update,
         user_id: int | None,
         handlers: Mapping[tuple[str, ConversationKey], ConversationHandler[Any]],
     ) -> None:
