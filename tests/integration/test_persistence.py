@@ -8,6 +8,7 @@ from enum import IntEnum
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, ConversationHandler, MessageHandler, filters
@@ -166,6 +167,51 @@ async def test_each_step_is_in_the_database_as_soon_as_it_is_handled_not_only_at
     assert user_data == {resident.id: {"name": "李先生"}}
 
 
+async def test_an_update_that_changes_the_state_and_the_users_data_commits_them_in_one_transaction(
+    api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    resident = api.user("赵女士")
+    application = await start_bot(api, db, clock)
+    commits = count_commits(db)
+    try:
+        await resident.send("/probe")
+        await resident.next_message()
+        await application.update_queue.join()
+        commits.clear()
+
+        await resident.send("赵女士")  # ASK_NAME → ASK_PLACE, and the name into user_data
+        await resident.next_message()
+        await application.update_queue.join()
+    finally:
+        await stop_bot(application)
+
+    assert len(commits) == 1
+
+
+async def test_an_update_that_changes_nothing_stored_writes_nothing(
+    api: LocalBotApi, db: Database, clock: FakeClock
+) -> None:
+    resident = api.user("钱先生")
+    application = await start_bot(api, db, clock)
+    commits = count_commits(db)
+    try:
+        await resident.send("你好")  # no conversation takes it, and nothing is kept about the resident
+        await resident.send("/probe")
+        await resident.next_message()
+        await application.update_queue.join()
+    finally:
+        await stop_bot(application)
+
+    assert len(commits) == 1  # /probe's new state only
+
+
+def count_commits(db: Database) -> list[object]:
+    """The database's commits from now on, as the engine reports them."""
+    commits: list[object] = []
+    event.listen(db.engine.sync_engine, "commit", commits.append)
+    return commits
+
+
 # --- the persistence on its own ------------------------------------------------------------
 
 
@@ -219,12 +265,12 @@ async def test_emptied_user_data_removes_its_row_and_empty_data_is_never_written
 
 async def test_unchanged_data_is_not_written_again(db: Database, clock: FakeClock) -> None:
     persistence = DatabasePersistence(db, clock=clock)
-    await persistence.update_chat_data(-100, {"topic": "noise"})
+    await persistence.update_user_data(RESIDENT_ID, {"topic": "noise"})
     written_at = (await rows(db))[0].updated_at
     clock.advance(minutes=5)
-    await persistence.update_chat_data(-100, {"topic": "noise"})
+    await persistence.update_user_data(RESIDENT_ID, {"topic": "noise"})
     assert (await rows(db))[0].updated_at == written_at
-    await persistence.update_chat_data(-100, {"topic": "parking"})
+    await persistence.update_user_data(RESIDENT_ID, {"topic": "parking"})
     assert (await rows(db))[0].updated_at == clock.now()
 
 
@@ -250,22 +296,26 @@ async def test_unsaved_changes_of_this_process_survive_a_refresh_when_nobody_els
 
 async def test_data_another_process_dropped_is_dropped_here_too(db: Database) -> None:
     this, other = DatabasePersistence(db), DatabasePersistence(db)
-    await this.update_chat_data(-100, {"topic": "noise"})
-    await other.get_chat_data()
-    await other.drop_chat_data(-100)
+    await this.update_user_data(RESIDENT_ID, {"topic": "noise"})
+    await other.get_user_data()
+    await other.drop_user_data(RESIDENT_ID)
     held = {"topic": "noise"}
 
-    await this.refresh_chat_data(-100, held)
+    await this.refresh_user_data(RESIDENT_ID, held)
 
     assert held == {}
 
 
-async def test_bot_data_and_callback_data_are_not_stored(db: Database) -> None:
+async def test_bot_data_chat_data_and_callback_data_are_not_stored(db: Database) -> None:
     persistence = DatabasePersistence(db)
-    assert (persistence.store_data.bot_data, persistence.store_data.callback_data) == (False, False)
-    assert (persistence.store_data.user_data, persistence.store_data.chat_data) == (True, True)
+    assert persistence.store_data.user_data
+    stored = persistence.store_data
+    assert not (stored.bot_data or stored.chat_data or stored.callback_data)
     await persistence.update_bot_data({"runtime": object()})
-    assert await persistence.get_bot_data() == {} and await persistence.get_callback_data() is None
+    await persistence.update_chat_data(-100, {"topic": "noise"})
+    assert await persistence.get_bot_data() == {} and await persistence.get_chat_data() == {}
+    assert await persistence.get_callback_data() is None
+    assert await rows(db) == []
 
 
 async def rows(db: Database) -> list[BotStateRow]:

@@ -114,3 +114,20 @@ async def test_a_conversation_ended_in_one_process_is_over_in_the_other(
     await deliver_next_update(api, a)  # a still held ASK_NAME in memory
 
     assert [m.text for m in resident.messages] == ["第一步：您怎么称呼？"]
+
+
+async def test_the_periodic_save_of_a_process_does_not_write_its_old_state_over_the_others_newer_one(
+    api: LocalBotApi, processes: tuple[Application, Application]
+) -> None:
+    a, b = processes
+    resident = api.user("王女士")
+    await resident.send("/probe")
+    await deliver_next_update(api, a)
+    await resident.send("王女士")
+    await deliver_next_update(api, b)
+
+    await a.update_persistence()  # what PTB does every second: a still holds ASK_NAME in memory
+    await resident.send("城关派出所")
+    await deliver_next_update(api, b)
+
+    assert [m.text for m in resident.messages] == ["第一步：您怎么称呼？", "第二步：在哪里？", "记下了：王女士，城关派出所"]
