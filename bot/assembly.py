@@ -16,13 +16,14 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext, attach_runtime
 from bot.settings import Settings
+from bot.telegram_bot import OpenDoorBot
 from bot.telegram_http import AiohttpRequest
 from bot.webhook import WebhookIntake, set_webhook
 from domain.calendar import OfficeHours, WorkingCalendar, coverage_warning
 from domain.clock import Clock, SystemClock
 from handlers import appraisal, desk, guards, hotline, register, resident_replies, start, status, supervision, survey, task_card
 from i18n import Texts
-from scheduler.dispatcher import OutboxDispatcher
+from scheduler.dispatcher import OutboxDispatcher, record_unrecorded_deliveries_soon
 from scheduler.leader import Leadership
 from scheduler.runner import SchedulerService
 from services.learning import build_classifier
@@ -121,14 +122,17 @@ def build_application(rt: Runtime, *, background_jobs: bool = True) -> Applicati
     # Conversation states and user_data live in the database and are written after every update,
     # so a restart (or a crash) loses no conversation in progress.
     updates = WriteThroughUpdates()
+    bot = OpenDoorBot(
+        telegram.token.get_secret_value(),
+        base_url=telegram.base_url,
+        base_file_url=telegram.base_file_url,
+        # aiohttp rather than PTB's httpx: a Bot API call costs a quarter of the CPU (bot/telegram_http.py).
+        request=AiohttpRequest(),
+        get_updates_request=AiohttpRequest(connection_pool_size=1),
+    )
     application = (
         Application.builder()
-        .token(telegram.token.get_secret_value())
-        .base_url(telegram.base_url)
-        .base_file_url(telegram.base_file_url)
-        # aiohttp rather than PTB's httpx: a Bot API call costs a quarter of the CPU (bot/telegram_http.py).
-        .request(AiohttpRequest())
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        .bot(bot)
         .context_types(ContextTypes(context=BotContext))
         .persistence(_MigratedPersistence(rt))
         .concurrent_updates(updates)
@@ -223,6 +227,10 @@ async def _start_background(application: Application) -> None:
             scheduler.shutdown()
         if dispatcher:
             await dispatcher.stop()
+        if rt.unrecorded_deliveries:  # sent by this leader, not yet recorded: no other leader must resend them
+            application.create_task(
+                record_unrecorded_deliveries_soon(rt, workers.leader_poll_seconds), name="record-unrecorded"
+            )
 
     leadership = Leadership(lock, worker_id=worker, poll_seconds=workers.leader_poll_seconds, lead=lead, step_down=step_down)
     rt.leadership = leadership

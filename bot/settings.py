@@ -121,6 +121,7 @@ class SchedulerSettings(Section):
     reminder_fractions: list[float]
     dispatcher_idle_seconds: float = Field(gt=0)
     dispatcher_max_attempts: int = Field(ge=1)
+    dispatcher_in_flight_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("reminder_fractions")
     @classmethod

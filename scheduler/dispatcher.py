@@ -105,12 +105,45 @@ class RetryLater:
 
 
 @dataclass(frozen=True)
+class AlreadySettled:
+    """The row was sent or given up by another leader meanwhile: nothing to do."""
+
+
+@dataclass(frozen=True)
 class GiveUp:
     status: str
     error: str
 
 
-Outcome = Delivered | RetryLater | GiveUp
+Outcome = Delivered | RetryLater | GiveUp | AlreadySettled
+
+
+async def record_unrecorded_deliveries(rt: Runtime) -> None:
+    """Records the deliveries the database missed (see Runtime.unrecorded_deliveries); raises while
+    it still cannot. The leader's dispatcher calls it before each pass, and every process calls it
+    now and then: one that stopped leading when it lost the database still has some to record."""
+    unrecorded = rt.unrecorded_deliveries
+    if not unrecorded:
+        return
+    recording = dict(unrecorded)
+    async with rt.db.unit_of_work() as uow:
+        for row_id, message_id in recording.items():
+            await uow.outbox.mark_sent(row_id, rt.now(), message_id)
+        await uow.commit()
+    for row_id in recording:
+        unrecorded.pop(row_id, None)
+    log.info("recorded %d outbox rows sent while the database could not take it", len(recording))
+
+
+async def record_unrecorded_deliveries_soon(rt: Runtime, every_seconds: float) -> None:
+    """Tries :func:`record_unrecorded_deliveries` every `every_seconds` until nothing is left: for a
+    process that stopped leading (its dispatcher is gone) while some were still unrecorded."""
+    while rt.unrecorded_deliveries:
+        try:
+            await record_unrecorded_deliveries(rt)
+        except Exception as error:
+            log.warning("%d sent outbox rows still unrecorded: %s", len(rt.unrecorded_deliveries), error)
+            await asyncio.sleep(every_seconds)
 
 
 def outcome_of(error: TelegramError, attempts: int) -> RetryLater | GiveUp:
@@ -194,7 +227,7 @@ class OutboxDispatcher:
         Each pass reads the queue from its start, so rows whose retry fell due meanwhile go in the next.
         """
         async with self._draining:
-            await self.record_unrecorded()
+            await record_unrecorded_deliveries(self.rt)  # before anything else is sent; raises until it can
             self._next_due = None
             delivered = 0
             while True:
@@ -209,6 +242,8 @@ class OutboxDispatcher:
     async def deliver(self, row: OutboxRow, send: Send) -> Outcome:
         """Sends one row (already counted by the limiter as `send`) and records what became of it."""
         outcome = self._within_attempts(row, await self._attempt(row, send))
+        if isinstance(outcome, AlreadySettled):
+            return outcome
         try:
             await self._settle(row, outcome)
         except Exception:
@@ -217,19 +252,6 @@ class OutboxDispatcher:
                 self.rt.unrecorded_deliveries[row.id] = outcome.message_id
             raise
         return outcome
-
-    async def record_unrecorded(self) -> None:
-        """Records the deliveries the database missed (see Runtime.unrecorded_deliveries); raises
-        while it still cannot, so nothing else is sent until it can."""
-        unrecorded = self.rt.unrecorded_deliveries
-        if not unrecorded:
-            return
-        async with self._writing, self.rt.db.unit_of_work() as uow:
-            for row_id, message_id in unrecorded.items():
-                await uow.outbox.mark_sent(row_id, self.rt.now(), message_id)
-            await uow.commit()
-        log.info("recorded %d outbox rows sent while the database could not take it", len(unrecorded))
-        unrecorded.clear()
 
     async def _attempt(self, row: OutboxRow, send: Send) -> Outcome:
         """One try; the limiter counts it as in flight until Telegram's answer (or our error) is in."""
@@ -243,6 +265,8 @@ class OutboxDispatcher:
             payload = await self._with_edit_target(row.payload)  # a database error leaves the row pending
         except NothingToEdit as error:
             return GiveUp(FAILED, str(error))
+        if not await self._mark_in_flight(row):  # a database error: nothing is sent
+            return AlreadySettled()
         try:
             result = await self._call(row.method, payload)
         except TelegramError as error:
@@ -255,6 +279,16 @@ class OutboxDispatcher:
             return GiveUp(FAILED, repr(error))
         self._transport_failures = 0
         return Delivered(result.message_id if isinstance(result, Message) else None)
+
+    async def _mark_in_flight(self, row: OutboxRow) -> bool:
+        """Marks the row as being sent, committed before its request goes out: a leader taking over
+        meanwhile (this one lost the database for a moment, as in a PostgreSQL restart) finds it not
+        due and leaves it alone, so it is not sent twice. False when it is no longer pending."""
+        until = self.rt.now() + timedelta(seconds=self.rt.settings.scheduler.dispatcher_in_flight_seconds)
+        async with self._writing, self.rt.db.unit_of_work() as uow:
+            marked = await uow.outbox.mark_in_flight(row.id or 0, until)
+            await uow.commit()
+        return marked
 
     async def _with_edit_target(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Turns an edit's target row (`EDIT_OF_ROW`) into the id of the message that row sent.

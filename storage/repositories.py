@@ -572,12 +572,26 @@ class OutboxRepository(_Repository):
         return await self.session.get(OutboxRow, row_id)
 
     async def _settle(self, row_id: int, **values: Any) -> None:
+        # Only a pending row: one recorded late (see Runtime.unrecorded_deliveries) may have been
+        # settled meanwhile by another leader.
         await self.session.exec(
-            update(OutboxRow).where(col(OutboxRow.id) == row_id).values(attempts=col(OutboxRow.attempts) + 1, **values)
+            update(OutboxRow)
+            .where(col(OutboxRow.id) == row_id, col(OutboxRow.status) == PENDING)
+            .values(attempts=col(OutboxRow.attempts) + 1, **values)
         )
 
     async def mark_sent(self, row_id: int, now: datetime, telegram_message_id: int | None) -> None:
         await self._settle(row_id, status=SENT, sent_at=now, telegram_message_id=telegram_message_id)
+
+    async def mark_in_flight(self, row_id: int, until: datetime) -> bool:
+        """Marks a pending row as being sent until `until` (not due before it, for anyone); False
+        when it is no longer pending."""
+        statement = (
+            update(OutboxRow)
+            .where(col(OutboxRow.id) == row_id, col(OutboxRow.status) == PENDING)
+            .values(next_attempt_at=until)
+        )
+        return (await self.session.exec(statement)).rowcount == 1  # type: ignore[call-overload]
 
     async def retry_later(self, row_id: int, at: datetime, error: str) -> None:
         await self._settle(row_id, next_attempt_at=at, last_error=error)

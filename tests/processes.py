@@ -43,6 +43,9 @@ PROCESS_SETTINGS = {
     "OPENDOOR_WEB__PORT": "0",
     "OPENDOOR_WORKERS__LEADER_POLL_SECONDS": "0.2",
     "OPENDOOR_SCHEDULER__DISPATCHER_IDLE_SECONDS": "0.2",
+    # A notice a killed leader had in flight goes out again this long after it was marked (30 s in
+    # production: longer than any Bot API request against Telegram, far longer than the local server).
+    "OPENDOOR_SCHEDULER__DISPATCHER_IN_FLIGHT_SECONDS": "5",
 }
 
 
@@ -145,7 +148,7 @@ class Deployment:
         return [worker for worker in self.processes if worker.process.returncode is None]
 
     def logs(self) -> str:
-        return "\n\n".join(f"--- process {n}\n" + "\n".join(w.log[-60:]) for n, w in enumerate(self.processes))
+        return "\n\n".join(f"--- process {n}\n" + "\n".join(w.log[-200:]) for n, w in enumerate(self.processes))
 
 
 @asynccontextmanager

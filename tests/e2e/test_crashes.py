@@ -201,6 +201,8 @@ class Load:
                 await asyncio.shield(running)
         except TimeoutError:
             raise AssertionError(f"not done in {LOAD_TIMEOUT} s\n{self.progress()}\n{self.deployment.logs()}") from None
+        except Exception as error:  # someone got stuck: what the processes said explains it
+            raise AssertionError(f"{error!r}\n{self.deployment.logs()}") from error
         finally:
             running.cancel()
 

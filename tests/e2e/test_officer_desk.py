@@ -290,6 +290,8 @@ async def test_mytasks_lists_overdue_first_and_task_shows_the_whole_timeline(liv
     first = await submit(live_bot, resident)
     live_bot.clock.advance(days=10)
     second = await submit(live_bot, resident)
+    await card_of(officer, first)  # both new-ticket cards are in, so none comes between the answers below
+    await card_of(officer, second)
     live_bot.clock.advance(days=12)  # the first is overdue now, the second not yet
     await officer.send("/mytasks")
     listing = await next_text(officer, "待办工单")

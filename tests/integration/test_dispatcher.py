@@ -21,7 +21,7 @@ from telegram import Bot
 from domain.clock import FakeClock
 from domain.ratelimit import SendLimiter
 from local_botapi import LocalBotApi
-from scheduler.dispatcher import SEND_TASK_PREFIX, OutboxDispatcher
+from scheduler.dispatcher import SEND_TASK_PREFIX, OutboxDispatcher, record_unrecorded_deliveries_soon
 from services.cards import EDIT_OF_ROW
 from services.outbox import queue_message
 from services.runtime import Runtime
@@ -426,8 +426,8 @@ class StalledBot(Bot):
         await asyncio.Event().wait()
 
 
-async def test_a_send_cut_off_by_the_process_dying_goes_out_after_the_restart(
-    api, runtime: Runtime, bot: Bot, pacing: SteppedTime
+async def test_a_send_cut_off_by_the_process_dying_goes_out_once_its_in_flight_mark_lapses(
+    api, runtime: Runtime, bot: Bot, pacing: SteppedTime, clock: FakeClock
 ) -> None:
     resident = api.user("王女士")
     await queue(runtime, resident.id, "您的工单已受理", "k")
@@ -438,6 +438,10 @@ async def test_a_send_cut_off_by_the_process_dying_goes_out_after_the_restart(
         with pytest.raises(asyncio.CancelledError):
             await dying
     assert await row_status(runtime, "k") == (PENDING, 0)  # not marked sent: Telegram never said yes
+    # The next leader leaves it alone while its sender may still be at it ...
+    assert await paced_dispatcher(runtime, bot, pacing).drain() == 0
+    clock.advance(seconds=runtime.settings.scheduler.dispatcher_in_flight_seconds)
+    # ... and sends it once the mark has lapsed: at least once, when the sender is gone for good.
     assert await paced_dispatcher(runtime, bot, pacing).drain() == 1
     assert [m.text for m in resident.messages] == ["您的工单已受理"]
 
@@ -487,3 +491,27 @@ async def test_a_notice_sent_while_the_database_went_down_is_recorded_later_and_
     assert [m.text for m in resident.messages] == ["您的工单已受理"]
     assert await row_status(runtime, "k") == (SENT, 1)
     assert rt.unrecorded_deliveries == {}
+
+
+async def test_a_leader_taking_over_leaves_alone_what_the_old_one_sent_but_could_not_record(
+    api, runtime: Runtime, pacing: SteppedTime, clock: FakeClock
+) -> None:
+    """As in a PostgreSQL restart: the leader's send went through, recording it failed, and another
+    process took the lead; the old leader records it when the database is back."""
+    resident = api.user("王女士")
+    await queue(runtime, resident.id, "您的工单已受理", "k")
+    database = DatabaseGoingDown(runtime.db)
+    old_leader = dataclasses.replace(runtime, db=database, unrecorded_deliveries={})
+    new_leader = dataclasses.replace(runtime, unrecorded_deliveries={})  # another process: its own memory
+    async with BotThatLosesTheDatabase(database, TEST_TOKEN, base_url=api.base_url, base_file_url=api.base_file_url) as bot:
+        with pytest.raises(ConnectionRefusedError):
+            await paced_dispatcher(old_leader, bot, pacing).drain()
+        database.down = False
+
+        assert await paced_dispatcher(new_leader, bot, pacing).drain() == 0
+        await record_unrecorded_deliveries_soon(old_leader, every_seconds=0.01)
+        clock.advance(seconds=runtime.settings.scheduler.dispatcher_in_flight_seconds)
+        assert await paced_dispatcher(new_leader, bot, pacing).drain() == 0
+
+    assert [m.text for m in resident.messages] == ["您的工单已受理"]
+    assert await row_status(runtime, "k") == (SENT, 1)
