@@ -35,20 +35,27 @@ def probe() -> ConversationHandler:
     )
 
 
-async def start_process(api: LocalBotApi, db_url: str, clock: FakeClock) -> Application:
-    """A process of its own: engine, persistence and Application; updates are handed to it directly."""
+def write_through_application(api: LocalBotApi, persistence: DatabasePersistence) -> Application:
+    """An Application saving its persistence after every update, as the bot's; no updater: the
+    test hands it its updates."""
     updates = WriteThroughUpdates()
     application = (
         Application.builder()
         .token(api.token)
         .base_url(api.base_url)
         .request(plain_http())
-        .persistence(DatabasePersistence(Database(db_url), clock=clock))
+        .persistence(persistence)
         .concurrent_updates(updates)
         .updater(None)
         .build()
     )
     updates.attach(application)
+    return application
+
+
+async def start_process(api: LocalBotApi, db_url: str, clock: FakeClock) -> Application:
+    """A process of its own: engine, persistence and Application; updates are handed to it directly."""
+    application = write_through_application(api, DatabasePersistence(Database(db_url), clock=clock))
     application.add_handler(probe())
     await application.initialize()
     await application.start()

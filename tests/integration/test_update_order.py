@@ -14,9 +14,9 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters
 from domain.clock import FakeClock
 from local_botapi import LocalBotApi, SimUser
 from storage.database import Database
-from storage.persistence import DatabasePersistence, WriteThroughUpdates
+from storage.persistence import DatabasePersistence
 from tests.conftest import database_url
-from tests.integration.test_persistence import plain_http
+from tests.integration.test_shared_conversations import write_through_application
 
 TOKEN = "123456:UPDATE-ORDER"
 BOUND_SECONDS = 10  # a wait that would hang if updates were handled one at a time fails instead
@@ -59,18 +59,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
 
 @pytest.fixture
 async def application(api: LocalBotApi, desk: Desk, clock: FakeClock) -> AsyncIterator[Application]:
-    updates = WriteThroughUpdates()
-    application = (
-        Application.builder()
-        .token(api.token)
-        .base_url(api.base_url)
-        .request(plain_http())
-        .persistence(DatabasePersistence(desk.db, clock=clock))
-        .concurrent_updates(updates)
-        .updater(None)
-        .build()
-    )
-    updates.attach(application)
+    application = write_through_application(api, DatabasePersistence(desk.db, clock=clock))
     application.add_handler(MessageHandler(filters.TEXT, desk.on_text))
     await application.initialize()
     await application.start()
