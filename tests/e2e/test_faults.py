@@ -139,7 +139,7 @@ async def file_complaint(bot: Served, resident: SimUser, text: str) -> str:
             and await step(bot, resident, lambda: resident.send(text), with_button("✅ 确认提交"))
         ):
             await step(bot, resident, lambda: resident.press("✅ 确认提交"), starting("已受理"))
-    raise AssertionError(f"{resident.first_name} could not file a complaint in {ATTEMPTS} attempts")
+    raise AssertionError(f"{resident.first_name} could not file a complaint in {ATTEMPTS} attempts:\n{resident.transcript()}")
 
 
 async def card(bot: Served, officer: SimUser, number: str, button: str) -> BotMessage:
