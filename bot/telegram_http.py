@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import certifi
@@ -28,6 +29,7 @@ DEFAULT_POOL_SIZE = 256
 DEFAULT_TIMEOUT_SECONDS = 5.0
 DEFAULT_POOL_TIMEOUT_SECONDS = 1.0
 MEDIA_WRITE_TIMEOUT_SECONDS = 20.0
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -96,9 +98,9 @@ class AiohttpRequest(BaseRequest):
         total = None if None in phases else sum(phases)  # type: ignore[arg-type]
         timeout = aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=read)
         try:
-            async with self._session.request(
-                method, url, data=_body(request_data, files), timeout=timeout
-            ) as response:
+            body = _body(request_data, files)
+            headers = FORM_HEADERS if isinstance(body, bytes) else None
+            async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()
         except asyncio.TimeoutError as error:
             raise TimedOut from error
@@ -106,13 +108,18 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
 
 
-def _body(request_data: RequestData | None, files: dict[str, Any] | None) -> aiohttp.FormData | dict[str, str] | None:
-    """The parameters as a form, as PTB sends them: plain fields, or multipart with the files."""
+def _body(request_data: RequestData | None, files: dict[str, Any] | None) -> aiohttp.FormData | bytes | None:
+    """The parameters as a form, as PTB sends them: URL-encoded fields, or multipart with the files.
+
+    The URL-encoded body is made here rather than by aiohttp from a dict: aiohttp's FormData also
+    builds a multipart writer (with a random boundary) for every request, which cost more CPU than
+    encoding the fields. The bytes are the same as aiohttp would send.
+    """
     if request_data is None:
         return None
     fields = request_data.json_parameters
     if not files:
-        return fields
+        return urlencode(fields, doseq=True).encode()
     form = aiohttp.FormData(quote_fields=False)
     for name, value in fields.items():
         form.add_field(name, value)

@@ -150,9 +150,12 @@ class _CardFacts:
     attachments: int
 
 
-async def _card_facts(uow: UnitOfWork, ticket: TicketRow) -> _CardFacts:
+async def _card_facts(uow: UnitOfWork, ticket: TicketRow, attachments: int | None = None) -> _CardFacts:
+    """`attachments`: the ticket's number of attachments when the caller knows it; else it is counted."""
     officer = await uow.officers.get(ticket.responsible_officer_id) if ticket.responsible_officer_id else None
-    return _CardFacts(officer.display_name if officer else None, await uow.attachments.count_for(ticket.id or 0))
+    if attachments is None:
+        attachments = await uow.attachments.count_for(ticket.id or 0)
+    return _CardFacts(officer.display_name if officer else None, attachments)
 
 
 def _render(rt: Runtime, facts: _CardFacts, reader: CardReader, ticket: TicketRow, title: str) -> tuple[str, dict | None]:
@@ -181,10 +184,19 @@ async def readers_of_department(rt: Runtime, uow: UnitOfWork, department: str) -
 
 
 async def queue_task_cards(
-    rt: Runtime, uow: UnitOfWork, ticket: TicketRow, readers: Iterable[CardReader], *, title: str = "card.title"
+    rt: Runtime,
+    uow: UnitOfWork,
+    ticket: TicketRow,
+    readers: Iterable[CardReader],
+    *,
+    title: str = "card.title",
+    attachments: int | None = None,
 ) -> None:
-    """Sends the ticket's card to each reader, once per occasion (dispatch, each reopen, each move)."""
-    facts = await _card_facts(uow, ticket)
+    """Sends the ticket's card to each reader, once per occasion (dispatch, each reopen, each move).
+
+    `attachments`: how many the ticket has, when the caller knows (a ticket just made); else counted.
+    """
+    facts = await _card_facts(uow, ticket, attachments)
     for reader in readers:
         text, markup = _render(rt, facts, reader, ticket, title)
         await queue_message(

@@ -122,9 +122,12 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
         await _record_submission(uow, ticket, action, now, verdict.deciding_words)
         await schedule_handling(rt, uow, ticket, now)
         await _store_attachments(uow, ticket, submission.chat_id, submission.attachments, now)
-        await queue_task_cards(rt, uow, ticket, await readers_of_department(rt, uow, ticket.department_code))
-        officers = await Recipients(uow).department(ticket.department_code)
-        await _queue_attachment_copies(uow, ticket, officers, submission.chat_id, submission.attachments, now, "new")
+        readers = await readers_of_department(rt, uow, ticket.department_code)
+        # The attachments were added just now, so their number is known without counting them again.
+        await queue_task_cards(rt, uow, ticket, readers, attachments=len(submission.attachments))
+        if submission.attachments:
+            officers = await Recipients(uow).department(ticket.department_code)
+            await _queue_attachment_copies(uow, ticket, officers, submission.chat_id, submission.attachments, now, "new")
         await uow.commit()
     rt.wake_dispatcher()
     return Accepted(ticket.number, ticket.department_code, deadline, routing.needs_triage)
@@ -186,10 +189,7 @@ class OpenTicket:
 async def open_tickets_of(rt: Runtime, telegram_user_id: int) -> list[OpenTicket]:
     """The resident's tickets still being handled, newest first."""
     async with rt.db.unit_of_work() as uow:
-        resident = await uow.residents.by_telegram_id(telegram_user_id)
-        if resident is None:
-            return []
-        rows = await uow.tickets.of_resident(resident.id or 0, states=[s.value for s in OPEN_STATES])
+        rows = await uow.tickets.of_telegram_user(telegram_user_id, states=[s.value for s in OPEN_STATES])
         return [OpenTicket(row.number, row.text, row.submission_key) for row in rows]
 
 
@@ -250,17 +250,17 @@ async def _record_submission(
     uow: UnitOfWork, ticket: TicketRow, action: Action, now: datetime, words: tuple[str, ...]
 ) -> None:
     ticket_id = ticket.id or 0
-    await uow.events.append(
-        TicketEventRow(ticket_id=ticket_id, at=now, actor="resident", action=Action.SUBMIT, public=True)
-    )
     classified = f"{ticket.category} {ticket.confidence:.2f}: {'、'.join(words)}"
-    await uow.events.append(
-        TicketEventRow(ticket_id=ticket_id, at=now, actor="system", action="classified", note=classified, public=False)
-    )
-    await uow.events.append(
-        TicketEventRow(
-            ticket_id=ticket_id, at=now, actor="system", action=action, note=ticket.department_code, public=True
-        )
+    await uow.events.append_all(
+        [
+            TicketEventRow(ticket_id=ticket_id, at=now, actor="resident", action=Action.SUBMIT, public=True),
+            TicketEventRow(
+                ticket_id=ticket_id, at=now, actor="system", action="classified", note=classified, public=False
+            ),
+            TicketEventRow(
+                ticket_id=ticket_id, at=now, actor="system", action=action, note=ticket.department_code, public=True
+            ),
+        ]
     )
 
 

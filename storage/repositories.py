@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, case, cast, delete, func, or_, update
+from sqlalchemy import Date, bindparam, case, cast, delete, func, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -45,9 +45,58 @@ class _Repository:
         self.session = session
 
 
+async def _insert_all(session: AsyncSession, model: type[Any], rows: Iterable[Any]) -> None:
+    """Inserts the rows in one executemany on the session's connection, within its transaction.
+
+    SQLAlchemy Core, not the ORM: the ORM inserts such rows one statement each (it reads back every
+    id, and SQLite cannot return the ids of a many-row INSERT in a promised order). The rows stay
+    out of the session, so they get no id; use this only for rows nobody needs the id of.
+    """
+    values = [row.model_dump(exclude={"id"}) for row in rows]
+    if values:
+        connection = await session.connection()
+        await connection.execute(insert(model.__table__), values)
+
+
 def _insert_for(session: AsyncSession) -> Any:
     """The INSERT of the session's database, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
     return {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[session.get_bind().dialect.name]
+
+
+# Statements that a resident's ticket runs, built once with parameters: building a statement (and
+# its ON CONFLICT clause) for every ticket cost about as much CPU as running it. The two upserts are
+# Core statements on the table, run on the session's connection: through the ORM, an INSERT goes
+# through its bulk-insert machinery, which cost more than the statement itself.
+_BUILT: dict[tuple[str, str], Any] = {}
+
+
+def _built_for(session: AsyncSession, name: str, build: Any) -> Any:
+    """The statement `build(insert)` for the session's database, built the first time it is asked for."""
+    dialect = session.get_bind().dialect.name
+    if (name, dialect) not in _BUILT:
+        _BUILT[(name, dialect)] = build(_insert_for(session))
+    return _BUILT[(name, dialect)]
+
+
+def _resident_upsert(insert: Any) -> Any:
+    statement = insert(ResidentRow.__table__).values(
+        telegram_user_id=bindparam("telegram_user_id"),
+        chat_id=bindparam("chat_id"),
+        locale=bindparam("locale"),
+        created_at=bindparam("created_at"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[ResidentRow.telegram_user_id],
+        set_={"chat_id": statement.excluded.chat_id, "locale": statement.excluded.locale},
+    ).returning(*ResidentRow.__table__.c)
+
+
+def _counter_step(insert: Any) -> Any:
+    table = TicketCounterRow.__table__
+    statement = insert(table).values(day=bindparam("day"), last=1)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.day], set_={"last": table.c.last + 1}
+    ).returning(table.c.last)
 
 
 class DepartmentRepository(_Repository):
@@ -73,16 +122,13 @@ class ResidentRepository(_Repository):
 
     async def upsert(self, telegram_user_id: int, chat_id: int, locale: str, now: datetime) -> ResidentRow:
         """The resident, created or brought up to date in one statement (two first items cannot both create it)."""
-        insert = _insert_for(self.session)(ResidentRow).values(
-            telegram_user_id=telegram_user_id, chat_id=chat_id, locale=locale, created_at=now
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=[ResidentRow.telegram_user_id], set_={"chat_id": chat_id, "locale": locale}
-        ).returning(col(ResidentRow.id))
-        resident_id = (await self.session.exec(statement)).scalar_one()  # type: ignore[call-overload]
-        resident = await self.session.get(ResidentRow, resident_id, populate_existing=True)
-        assert resident is not None
-        return resident
+        statement = _built_for(self.session, "resident_upsert", _resident_upsert)
+        connection = await self.session.connection()
+        params = {"telegram_user_id": telegram_user_id, "chat_id": chat_id, "locale": locale, "created_at": now}
+        # RETURNING the whole row gives the resident back from the same statement, not from a second
+        # SELECT. The row is not in the session: changing it changes nothing stored.
+        row = (await connection.execute(statement, params)).one()
+        return ResidentRow(**row._mapping)
 
 
 class OfficerRepository(_Repository):
@@ -93,13 +139,14 @@ class OfficerRepository(_Repository):
     async def get(self, officer_id: int) -> OfficerRow | None:
         return await self.session.get(OfficerRow, officer_id)
 
+    _active_in = (
+        select(OfficerRow)
+        .where(OfficerRow.department_code == bindparam("department_code"), col(OfficerRow.active).is_(True))
+        .order_by(col(OfficerRow.id))
+    )
+
     async def active_in(self, department_code: str) -> Sequence[OfficerRow]:
-        query = (
-            select(OfficerRow)
-            .where(OfficerRow.department_code == department_code, col(OfficerRow.active).is_(True))
-            .order_by(col(OfficerRow.id))
-        )
-        return (await self.session.exec(query)).all()
+        return (await self.session.exec(self._active_in, params={"department_code": department_code})).all()
 
     async def by_chat_id(self, chat_id: int) -> OfficerRow | None:
         return (await self.session.exec(select(OfficerRow).where(OfficerRow.chat_id == chat_id))).first()
@@ -147,11 +194,9 @@ class TicketRepository(_Repository):
         when missing let two tickets submitted at the same moment of a new day both insert it, and
         one of them failed; now the second waits for the first's commit and takes the next number.
         """
-        insert = _insert_for(self.session)(TicketCounterRow).values(day=local_day, last=1)
-        statement = insert.on_conflict_do_update(
-            index_elements=[TicketCounterRow.day], set_={"last": col(TicketCounterRow.last) + 1}
-        ).returning(col(TicketCounterRow.last))
-        return (await self.session.exec(statement)).scalar_one()  # type: ignore[call-overload]
+        connection = await self.session.connection()
+        statement = _built_for(self.session, "counter_step", _counter_step)
+        return (await connection.execute(statement, {"day": local_day})).scalar_one()
 
     async def add(self, ticket: TicketRow) -> TicketRow:
         self.session.add(ticket)
@@ -168,8 +213,10 @@ class TicketRepository(_Repository):
     async def by_number(self, number: str) -> TicketRow | None:
         return (await self.session.exec(select(TicketRow).where(TicketRow.number == number))).first()
 
+    _by_submission_key = select(TicketRow).where(TicketRow.submission_key == bindparam("key"))
+
     async def by_submission_key(self, key: str) -> TicketRow | None:
-        return (await self.session.exec(select(TicketRow).where(TicketRow.submission_key == key))).first()
+        return (await self.session.exec(self._by_submission_key, params={"key": key})).first()
 
     async def move(self, ticket_id: int, expected_state: str, **values: Any) -> bool:
         """Changes the ticket only if it is still in `expected_state` (so a race has one winner)."""
@@ -204,6 +251,23 @@ class TicketRepository(_Repository):
         if states is not None:
             query = query.where(col(TicketRow.state).in_(list(states)))
         return (await self.session.exec(query.order_by(col(TicketRow.id).desc()).limit(limit))).all()
+
+    _of_telegram_user = (
+        select(TicketRow)
+        .join(ResidentRow, col(ResidentRow.id) == col(TicketRow.resident_id))
+        .where(
+            ResidentRow.telegram_user_id == bindparam("telegram_user_id"),
+            col(TicketRow.state).in_(bindparam("states", expanding=True)),
+        )
+        .order_by(col(TicketRow.id).desc())
+        .limit(bindparam("limit"))
+    )
+
+    async def of_telegram_user(self, telegram_user_id: int, *, states: Iterable[str], limit: int = 50) -> Sequence[TicketRow]:
+        """The tickets in `states` of the resident with this Telegram id, newest first (one query, no
+        look-up of the resident first)."""
+        params = {"telegram_user_id": telegram_user_id, "states": list(states), "limit": limit}
+        return (await self.session.exec(self._of_telegram_user, params=params)).all()
 
     async def count_received(self, start: datetime, end: datetime) -> int:
         query = select(func.count()).where(col(TicketRow.received_at) >= start, col(TicketRow.received_at) < end)
@@ -455,6 +519,14 @@ class EventRepository(_Repository):
         if flush:
             await self.session.flush()
 
+    async def append_all(self, events: Iterable[TicketEventRow]) -> None:
+        """Adds the events in one statement, for events whose ids nobody needs.
+
+        One executemany rather than the ORM's flush, which inserts row by row to learn each id:
+        a new ticket's three events cost one round trip to the database instead of three.
+        """
+        await _insert_all(self.session, TicketEventRow, events)
+
     async def last_times(self, ticket_ids: Iterable[int]) -> dict[int, datetime]:
         """When each ticket last had an event (ticket id → moment)."""
         query = (
@@ -477,8 +549,8 @@ class ReminderRepository(_Repository):
         return (await self.session.exec(query)).one()
 
     async def add_all(self, reminders: Iterable[ReminderRow]) -> None:
-        self.session.add_all(list(reminders))
-        await self.session.flush()
+        """Adds the reminders in one statement (nobody needs their ids; the scheduler selects them)."""
+        await _insert_all(self.session, ReminderRow, reminders)
 
     async def due(self, now: datetime, limit: int = 500) -> Sequence[ReminderRow]:
         query = (
@@ -607,13 +679,14 @@ class GroupRepository(_Repository):
     async def get(self, chat_id: int) -> DepartmentGroupRow | None:
         return await self.session.get(DepartmentGroupRow, chat_id)
 
+    _of_department = (
+        select(DepartmentGroupRow)
+        .where(DepartmentGroupRow.department_code == bindparam("department_code"))
+        .order_by(col(DepartmentGroupRow.bound_at), col(DepartmentGroupRow.chat_id))
+    )
+
     async def of_department(self, department_code: str) -> Sequence[DepartmentGroupRow]:
-        query = (
-            select(DepartmentGroupRow)
-            .where(DepartmentGroupRow.department_code == department_code)
-            .order_by(col(DepartmentGroupRow.bound_at), col(DepartmentGroupRow.chat_id))
-        )
-        return (await self.session.exec(query)).all()
+        return (await self.session.exec(self._of_department, params={"department_code": department_code})).all()
 
     async def bind(self, group: DepartmentGroupRow) -> None:
         """Binds the chat to the department (re-binding a chat moves it to the new department)."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from domain.clock import FakeClock
 from services.desk import my_tasks
-from services.hotline import Attachment, Submission, submit_ticket
+from services.hotline import Attachment, Submission, open_tickets_of, submit_ticket
 from services.officers import create_invite, register_officer
 from services.runtime import Runtime
 from services.tasks import sign_for
@@ -45,6 +46,55 @@ async def test_two_items_from_a_new_resident_at_the_same_moment_make_one_residen
     async with runtime.db.unit_of_work() as uow:
         tickets = [await uow.tickets.by_number(item.number) for item in accepted]
     assert len({ticket.resident_id for ticket in tickets if ticket}) == 1
+
+
+async def test_a_new_ticket_is_stored_with_its_history_and_its_reminders(runtime: Runtime) -> None:
+    accepted = await submit_ticket(runtime, submission())
+    async with runtime.db.unit_of_work() as uow:
+        ticket = await uow.tickets.by_number(accepted.number)
+        assert ticket is not None
+        history = [(event.actor, event.action) for event in await uow.events.timeline(ticket.id or 0)]
+        reminders = await uow.reminders.due(ticket.deadline_at + timedelta(days=30))
+    assert history[0] == ("resident", "submitted") and ("system", "classified") in history
+    assert history[-1] in {("system", "dispatched"), ("system", "triaged")}
+    assert {reminder.ticket_id for reminder in reminders} == {ticket.id}
+    assert sorted(reminder.kind for reminder in reminders) == sorted(
+        ["sign_for", "remind", "remind", "overdue", "escalate"]
+    )
+
+
+async def test_a_resident_who_writes_again_from_another_chat_and_language_is_the_same_resident_brought_up_to_date(
+    runtime: Runtime,
+) -> None:
+    async with runtime.db.unit_of_work() as uow:
+        first = await uow.residents.upsert(1001, 1001, "zh", MONDAY_MORNING)
+        again = await uow.residents.upsert(1001, 2002, "en", MONDAY_MORNING + timedelta(days=1))
+        await uow.commit()
+    assert (again.id, again.chat_id, again.locale, again.created_at) == (first.id, 2002, "en", MONDAY_MORNING)
+    async with runtime.db.unit_of_work() as uow:
+        stored = await uow.residents.by_telegram_id(1001)
+    assert stored is not None and (stored.id, stored.chat_id, stored.locale) == (first.id, 2002, "en")
+
+
+async def test_a_residents_open_tickets_are_theirs_only_newest_first(runtime: Runtime) -> None:
+    older = await submit_ticket(runtime, submission(user=1001))
+    newer = await submit_ticket(runtime, submission(user=1001, text="小区门口每天早上乱停车，堵住消防通道。"))
+    await submit_ticket(runtime, submission(user=1002))
+    tickets = await open_tickets_of(runtime, 1001)
+    assert [ticket.number for ticket in tickets] == [newer.number, older.number]
+    assert await open_tickets_of(runtime, 1003) == []
+
+
+async def test_work_left_uncommitted_is_undone_and_keeps_nobody_waiting(runtime: Runtime) -> None:
+    async with runtime.db.unit_of_work() as uow:
+        await uow.outbox.enqueue(notice("left:1"))  # never committed
+    async with runtime.db.unit_of_work() as uow:
+        # On SQLite, a write transaction left open on a pooled connection would either be committed
+        # with this one or make it wait for the lock: neither may happen.
+        assert await uow.outbox.enqueue(notice("after:1"))
+        await uow.commit()
+    async with runtime.db.unit_of_work() as uow:
+        assert [row.key for row in await uow.outbox.all()] == ["after:1"]
 
 
 async def test_a_notice_two_workers_queue_at_the_same_moment_is_queued_once(runtime: Runtime) -> None:
