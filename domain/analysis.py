@@ -245,9 +245,9 @@ class Reader:
         units' keywords) become words of the segmenter, so they are read as one token."""
         segmenter = Segmenter.from_files(dictionary_path, userdict_path, normalize_word=normalize)
         lexicon = KeywordLexicon.from_file(keywords_path)
-        segmenter.add_rare_words(sorted(lexicon.words | {normalize(word) for word in extra_words}))
-        variants = SpellingVariants.from_file(variants_path) if variants_path else NO_VARIANTS
         extra = {normalize(word) for word in extra_words}
+        segmenter.add_rare_words(sorted(lexicon.words | extra))
+        variants = SpellingVariants.from_file(variants_path) if variants_path else NO_VARIANTS
         return cls(segmenter, lexicon, rules, variants, also_report=extra)
 
     def reports(self, words: Iterable[str]) -> bool:

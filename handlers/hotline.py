@@ -450,8 +450,7 @@ async def on_edit(update: Update, context: BotContext) -> Step:
 async def cmd_cancel(update: Update, context: BotContext) -> int:
     """Leaves the conversation without creating anything."""
     if update.callback_query:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(reply_markup=None)
+        await _take_buttons_away(update)
     context.user_data.pop(DRAFT, None)
     await update.effective_message.reply_text(context.text(update, "hotline.cancelled"), reply_markup=ReplyKeyboardRemove())
     return ConversationHandler.END
