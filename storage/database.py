@@ -30,6 +30,7 @@ from storage.repositories import (
     WebSessionRepository,
     WebUserRepository,
 )
+from storage.sqlite_driver import OneTripDBAPI
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -93,7 +94,9 @@ def _async_url(url: str) -> URL:
     return parsed.set(drivername=drivers.get(parsed.drivername, parsed.drivername))
 
 
-def _pool_options(url: URL) -> dict[str, Any]:
+def _engine_options(url: URL) -> dict[str, Any]:
+    if url.get_driver_name() == "aiosqlite":
+        return {"module": OneTripDBAPI()}
     if url.get_backend_name() != "postgresql":
         return {}
     return {
@@ -115,7 +118,7 @@ class Database:
             Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
         driver_url = _async_url(url)
-        self.engine: AsyncEngine = create_async_engine(driver_url, echo=echo, **_pool_options(driver_url))
+        self.engine: AsyncEngine = create_async_engine(driver_url, echo=echo, **_engine_options(driver_url))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
             _roll_back_only_a_transaction(self.engine)
