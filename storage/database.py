@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.bot_state import CoreStateStore, SqliteStateStore, StateStore
 from storage.repositories import (
     AppraisalRepository,
     AttachmentRepository,
@@ -125,6 +126,11 @@ class Database:
         else:
             event.listen(self.engine.sync_engine, "before_cursor_execute", _without_nul, retval=True)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self.bot_state: StateStore = (
+            SqliteStateStore(driver_url.database)
+            if driver_url.get_backend_name() == "sqlite" and driver_url.database and ":memory:" not in url
+            else CoreStateStore(self.engine)
+        )
 
     async def migrate(self, revision: str = "head") -> None:
         """Brings the schema to `revision` with Alembic."""
@@ -160,6 +166,7 @@ class Database:
         return UnitOfWork(self._sessions())
 
     async def dispose(self) -> None:
+        await self.bot_state.close()
         await self.engine.dispose()
 
 

@@ -61,9 +61,6 @@ from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, bindparam, delete, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 from telegram import Update
 from telegram.ext import (
     Application,
@@ -76,8 +73,8 @@ from telegram.ext import (
 from telegram.ext._handlers.conversationhandler import PendingState  # PTB exports it nowhere else
 
 from domain.clock import Clock, SystemClock
+from storage.bot_state import StateRow
 from storage.database import Database
-from storage.models import BotStateRow
 
 if TYPE_CHECKING:  # PTB's own aliases, from a private module: used for annotations only
     from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
@@ -96,72 +93,6 @@ DEFAULT_CONCURRENT_UPDATES = 8
 
 class NotJsonSerialisable(TypeError):
     """A value for the database that JSON cannot hold, or would not give back equal."""
-
-
-class BotStateRepository:
-    """The SQL of the ``bot_state`` table: one row per (namespace, key).
-
-    It runs on a plain connection (SQLAlchemy Core), not an ORM session: every update reads and
-    writes here, and the session's unit-of-work machinery cost about as much CPU as the SQL itself
-    while buying nothing for rows that are only ever read and upserted whole. The statements are
-    built once, with the pairs as an expanding parameter: built anew for every update (a tuple IN
-    over a VALUES list), they cost more CPU than running them.
-    """
-
-    table = BotStateRow.__table__  # type: ignore[attr-defined]
-    _pairs = tuple_(table.c.namespace, table.c.key).in_(bindparam("pairs", expanding=True))
-    _rows_of_pairs = select(table).where(_pairs)
-    _delete_pairs = delete(table).where(_pairs)
-    _upserts: dict[str, Any] = {}
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
-
-    async def all_in(self, namespace: str) -> dict[str, Row[Any]]:
-        rows = await self.connection.execute(select(self.table).where(self.table.c.namespace == namespace))
-        return {row.key: row for row in rows}
-
-    async def get(self, namespace: str, key: str) -> Row[Any] | None:
-        return (await self.rows([(namespace, key)])).get((namespace, key))
-
-    async def rows(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Row[Any]]:
-        """The rows of these (namespace, key) pairs that exist, in one query."""
-        wanted = list(pairs)
-        if not wanted:
-            return {}
-        rows = await self.connection.execute(self._rows_of_pairs, {"pairs": wanted})
-        return {(row.namespace, row.key): row for row in rows}
-
-    async def put_all(self, values: Mapping[tuple[str, str], Any], now: datetime) -> None:
-        """Inserts or replaces the rows in one statement, so two processes cannot both insert one."""
-        if not values:
-            return
-        rows = [
-            {"namespace": namespace, "key": key, "value": value, "updated_at": now}
-            for (namespace, key), value in values.items()
-        ]
-        await self.connection.execute(self._upsert(self.connection.dialect.name), rows)
-
-    @classmethod
-    def _upsert(cls, dialect_name: str) -> Any:
-        if dialect_name not in cls._upserts:
-            insert = (sqlite if dialect_name == "sqlite" else postgresql).insert(cls.table)
-            cls._upserts[dialect_name] = insert.on_conflict_do_update(
-                index_elements=["namespace", "key"],
-                set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
-            )
-        return cls._upserts[dialect_name]
-
-    async def put(self, namespace: str, key: str, value: Any, now: datetime) -> None:
-        await self.put_all({(namespace, key): value}, now)
-
-    async def remove_all(self, pairs: Iterable[tuple[str, str]]) -> None:
-        wanted = list(pairs)
-        if wanted:
-            await self.connection.execute(self._delete_pairs, {"pairs": wanted})
-
-    async def remove(self, namespace: str, key: str) -> None:
-        await self.remove_all([(namespace, key)])
 
 
 def encode_conversation_key(key: ConversationKey) -> str:
@@ -210,7 +141,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         self._written: dict[tuple[str, str], tuple[Any, datetime]] = {}
         # user_data rows read with an update's conversations, for PTB's refresh_user_data of the same
         # update to use instead of reading them again.
-        self._prefetched: dict[int, Row[Any] | None] = {}
+        self._prefetched: dict[int, StateRow | None] = {}
         # Rows an update in progress will write itself when it is done (`save_update`): PTB's
         # application-wide `update_persistence` (every second, after a timeout) leaves them alone, so
         # it never writes half of an update.
@@ -219,8 +150,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
     # --- loading at start-up ---------------------------------------------------------------
 
     async def get_user_data(self) -> dict[int, Data]:
-        async with self._db.engine.connect() as connection:
-            rows = await BotStateRepository(connection).all_in(USER_DATA)
+        rows = await self._db.bot_state.all_in(USER_DATA)
         for key, row in rows.items():
             self._synced[(USER_DATA, key)] = canonical_json(row.value, f"{USER_DATA} {key}")
         return {int(key): row.value for key, row in rows.items()}
@@ -236,8 +166,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
 
     async def get_conversations(self, name: str) -> ConversationDict:
         namespace = CONVERSATION_PREFIX + name
-        async with self._db.engine.connect() as connection:
-            rows = await BotStateRepository(connection).all_in(namespace)
+        rows = await self._db.bot_state.all_in(namespace)
         for key, row in rows.items():
             self._written[(namespace, key)] = _as_written(row)  # type: ignore[assignment]
         return {decode_conversation_key(key): row.value for key, row in rows.items()}
@@ -262,8 +191,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         # What this process had written, taken before reading: a write of ours (a timeout's END) that
         # lands while the database is read must not make our own old row look like another's change.
         written = {row_key: self._written.get(row_key) for row_key in rows_for}
-        async with self._db.engine.connect() as connection:
-            rows = await BotStateRepository(connection).rows(wanted)
+        rows = await self._db.bot_state.rows(wanted)
         if user_id is not None:
             self._prefetched[user_id] = rows.get((USER_DATA, str(user_id)))
         changed: dict[tuple[str, ConversationKey], object | None] = {}
@@ -323,10 +251,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
                     removals.append(row_key)
         if not puts and not removals:
             return
-        async with self._db.engine.begin() as connection:  # commits at the end of the block
-            repository = BotStateRepository(connection)
-            await repository.put_all(puts, now)
-            await repository.remove_all(removals)
+        await self._db.bot_state.write(puts, removals, now)
         for row_key, value in puts.items():
             if row_key[0] == USER_DATA:
                 self._synced[row_key] = user_text  # type: ignore[assignment]
@@ -369,8 +294,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         """True when another process changed or ended the conversation since this one last read or wrote it."""
         namespace, row_key = CONVERSATION_PREFIX + name, encode_conversation_key(key)
         written = self._written.get((namespace, row_key))
-        async with self._db.engine.connect() as connection:
-            row = await BotStateRepository(connection).get(namespace, row_key)
+        row = (await self._db.bot_state.rows([(namespace, row_key)])).get((namespace, row_key))
         return _as_written(row) != written
 
     async def update_user_data(self, user_id: int, data: Data) -> None:
@@ -400,8 +324,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         if user_id in self._prefetched:
             row = self._prefetched.pop(user_id)
         else:  # not read with the update's conversations (a job, or no WriteThroughUpdates)
-            async with self._db.engine.connect() as connection:
-                row = await BotStateRepository(connection).get(USER_DATA, key)
+            row = (await self._db.bot_state.rows([(USER_DATA, key)])).get((USER_DATA, key))
         self._take_over_if_changed_elsewhere(USER_DATA, key, user_data, row)
 
     async def refresh_chat_data(self, chat_id: int, chat_data: Data) -> None:
@@ -411,11 +334,13 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         return None
 
     async def flush(self) -> None:
-        return None  # every write above is committed before it returns: nothing is buffered
+        """PTB's last call, at shutdown. Every write above was committed before it returned, so
+        nothing is buffered; the store lets go of its connections (it opens them again if used)."""
+        await self._db.bot_state.close()
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _remember_conversation(self, row_key: tuple[str, str], row: Row[Any] | None) -> None:
+    def _remember_conversation(self, row_key: tuple[str, str], row: StateRow | None) -> None:
         if row is None:
             self._written.pop(row_key, None)
         else:
@@ -433,7 +358,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         await self._write(namespace, key, json.loads(text))
         self._synced[(namespace, key)] = text
 
-    def _take_over_if_changed_elsewhere(self, namespace: str, key: str, data: Data, row: Row[Any] | None) -> None:
+    def _take_over_if_changed_elsewhere(self, namespace: str, key: str, data: Data, row: StateRow | None) -> None:
         stored = None if row is None else canonical_json(row.value, f"{namespace} {key}")
         if stored == self._synced.get((namespace, key)):
             return  # nobody else wrote it: what this process holds (maybe newer) stays
@@ -447,13 +372,11 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
     async def _write(self, namespace: str, key: str, value: Any) -> datetime:
         """Writes the row; returns its updated_at."""
         now = self._clock.now()
-        async with self._db.engine.begin() as connection:
-            await BotStateRepository(connection).put(namespace, key, value, now)
+        await self._db.bot_state.write({(namespace, key): value}, (), now)
         return now
 
     async def _remove(self, namespace: str, key: str) -> None:
-        async with self._db.engine.begin() as connection:
-            await BotStateRepository(connection).remove(namespace, key)
+        await self._db.bot_state.write({}, [(namespace, key)], self._clock.now())
         self._synced.pop((namespace, key), None)
         self._written.pop((namespace, key), None)
 
@@ -467,7 +390,7 @@ def _conversation_value(name: str, state: object) -> str | int:
     return json.loads(json.dumps(state))
 
 
-def _as_written(row: Row[Any] | None) -> tuple[Any, datetime] | None:
+def _as_written(row: StateRow | None) -> tuple[Any, datetime] | None:
     return None if row is None else (row.value, row.updated_at)
 
 

@@ -172,7 +172,7 @@ async def test_an_update_that_changes_the_state_and_the_users_data_commits_them_
 ) -> None:
     resident = api.user("赵女士")
     application = await start_bot(api, db, clock)
-    commits = count_commits(db)
+    commits = Commits(db)
     try:
         await resident.send("/probe")
         await resident.next_message()
@@ -193,7 +193,7 @@ async def test_an_update_that_changes_nothing_stored_writes_nothing(
 ) -> None:
     resident = api.user("钱先生")
     application = await start_bot(api, db, clock)
-    commits = count_commits(db)
+    commits = Commits(db)
     try:
         await resident.send("你好")  # no conversation takes it, and nothing is kept about the resident
         await resident.send("/probe")
@@ -205,11 +205,25 @@ async def test_an_update_that_changes_nothing_stored_writes_nothing(
     assert len(commits) == 1  # /probe's new state only
 
 
-def count_commits(db: Database) -> list[object]:
-    """The database's commits from now on, as the engine reports them."""
-    commits: list[object] = []
-    event.listen(db.engine.sync_engine, "commit", commits.append)
-    return commits
+class Commits:
+    """The database's commits from now on: those the engine reports and, on SQLite, those of the
+    bot_state store, which writes without the engine."""
+
+    def __init__(self, db: Database) -> None:
+        self._store = db.bot_state
+        self._engine_commits: list[object] = []
+        event.listen(db.engine.sync_engine, "commit", self._engine_commits.append)
+        self.clear()
+
+    def _store_commits(self) -> int:
+        return getattr(self._store, "commits", 0)
+
+    def clear(self) -> None:
+        self._engine_commits.clear()
+        self._from = self._store_commits()
+
+    def __len__(self) -> int:
+        return len(self._engine_commits) + self._store_commits() - self._from
 
 
 # --- the persistence on its own ------------------------------------------------------------
