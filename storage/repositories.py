@@ -608,19 +608,22 @@ class OutboxRepository(_Repository):
         )
         return (await self.session.exec(query)).all()
 
+    # Built once: the dispatcher reads a page after every new ticket, and building the statement
+    # cost more CPU than running it.
+    _pending_after = (
+        select(OutboxRow)
+        .where(OutboxRow.status == PENDING, col(OutboxRow.id) > bindparam("after_id"))
+        .order_by(col(OutboxRow.id))
+        .limit(bindparam("limit"))
+    )
+
     async def pending_after(self, after_id: int, limit: int = 200) -> Sequence[OutboxRow]:
         """Pending rows with an id above `after_id`, in id order, due or not.
 
         The dispatcher pages through the queue with this. It must see a chat's rows that are not due
         yet as well: they keep that chat's later rows behind them, so a chat's messages never overtake.
         """
-        query = (
-            select(OutboxRow)
-            .where(OutboxRow.status == PENDING, col(OutboxRow.id) > after_id)
-            .order_by(col(OutboxRow.id))
-            .limit(limit)
-        )
-        return (await self.session.exec(query)).all()
+        return (await self.session.exec(self._pending_after, params={"after_id": after_id, "limit": limit})).all()
 
     async def next_attempt_time(self) -> datetime | None:
         query = select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.status == PENDING)
