@@ -29,7 +29,8 @@ and at shutdown, row by row. For a crash to lose nothing, build the application 
 Before each update it reads the user's ``user_data`` row and the rows of the update's
 conversations in one query (`read_for_update`); after it, it writes whatever of those the update
 changed in one transaction (`save_update`), committed before the chat's next update is handled and
-before the update counts as done. PTB's own `update_persistence` goes on running (every second,
+before the update counts as done. The SQL is the database's `bot_state` store (`storage/bot_state.py`;
+on SQLite it bypasses SQLAlchemy, this being the hottest SQL of the bot). PTB's own `update_persistence` goes on running (every second,
 after a conversation's timeout, at shutdown) but leaves the rows of updates in progress alone, and
 writes nothing the database already holds, so it never writes half an update, nor an old value
 over a newer one.
