@@ -29,11 +29,11 @@ and at shutdown, row by row. For a crash to lose nothing, build the application 
 Before each update it reads the user's ``user_data`` row and the rows of the update's
 conversations in one query (`read_for_update`); after it, it writes whatever of those the update
 changed in one transaction (`save_update`), committed before the chat's next update is handled and
-before the update counts as done. The SQL is the database's `bot_state` store (`storage/bot_state.py`;
-on SQLite it bypasses SQLAlchemy, this being the hottest SQL of the bot). PTB's own `update_persistence` goes on running (every second,
-after a conversation's timeout, at shutdown) but leaves the rows of updates in progress alone, and
-writes nothing the database already holds, so it never writes half an update, nor an old value
-over a newer one.
+before the update counts as done. The SQL is the database's `bot_state` store
+(`storage/bot_state.py`; on SQLite it bypasses SQLAlchemy, this being the hottest SQL of the bot).
+PTB's own `update_persistence` goes on running (every second, after a conversation's timeout, at
+shutdown) but leaves the rows of updates in progress alone, and writes nothing the database already
+holds, so it never writes half an update, nor an old value over a newer one.
 
 Updates of different chats are handled concurrently (up to `DEFAULT_CONCURRENT_UPDATES`), each
 chat's and each user's strictly one after another: an update waits until the earlier updates of
@@ -295,8 +295,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         """True when another process changed or ended the conversation since this one last read or wrote it."""
         namespace, row_key = CONVERSATION_PREFIX + name, encode_conversation_key(key)
         written = self._written.get((namespace, row_key))
-        row = (await self._db.bot_state.rows([(namespace, row_key)])).get((namespace, row_key))
-        return _as_written(row) != written
+        return _as_written(await self._read_row(namespace, row_key)) != written
 
     async def update_user_data(self, user_id: int, data: Data) -> None:
         if (USER_DATA, str(user_id)) in self._in_flight:
@@ -325,7 +324,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         if user_id in self._prefetched:
             row = self._prefetched.pop(user_id)
         else:  # not read with the update's conversations (a job, or no WriteThroughUpdates)
-            row = (await self._db.bot_state.rows([(USER_DATA, key)])).get((USER_DATA, key))
+            row = await self._read_row(USER_DATA, key)
         self._take_over_if_changed_elsewhere(USER_DATA, key, user_data, row)
 
     async def refresh_chat_data(self, chat_id: int, chat_data: Data) -> None:
@@ -340,6 +339,9 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         await self._db.bot_state.close()
 
     # --- helpers ----------------------------------------------------------------------------
+
+    async def _read_row(self, namespace: str, key: str) -> StateRow | None:
+        return (await self._db.bot_state.rows([(namespace, key)])).get((namespace, key))
 
     def _remember_conversation(self, row_key: tuple[str, str], row: StateRow | None) -> None:
         if row is None:
