@@ -409,7 +409,7 @@ class WriteThroughUpdates(BaseUpdateProcessor):
     Writing after the whole update (not from a handler) also covers updates stopped early by
     ApplicationHandlerStop.
 
-    Why concurrently: while one update waits for SQLite (in aiosqlite's thread, with its commit's
+    Why concurrently: while one update waits for SQLite (in a thread of its own, with its commit's
     fsync) or for the Bot API, the event loop handles another chat's. Why in order per chat and
     per user: a conversation (keyed by chat and user) and a user's user_data must see the updates
     in the order they were sent, as PTB's ConversationHandler assumes. PTB's semaphore admits
