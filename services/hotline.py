@@ -89,13 +89,10 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
     limit = rt.settings.limits.reply_limit(verdict.category, submission.kind)
     deadline = limit.due_after(now, rt.calendar, rt.hours)
     async with rt.db.unit_of_work() as uow:
-        if submission.key is not None and (earlier := await uow.tickets.by_submission_key(submission.key)):
-            triage = earlier.department_code == rt.settings.routing.triage_department
-            return Accepted(earlier.number, earlier.department_code, earlier.deadline_at, triage)
         resident = await uow.residents.upsert(submission.telegram_user_id, submission.chat_id, submission.locale, now)
         sequence = await uow.tickets.next_sequence(rt.local(now).strftime("%Y%m%d"))
         action = Action.SEND_TO_TRIAGE if routing.needs_triage else Action.DISPATCH
-        ticket = await uow.tickets.add(
+        ticket = await uow.tickets.add_once(
             TicketRow(
                 number=format_number(rt.settings.tickets.number_prefix, rt.local(now).strftime("%Y%m%d"), sequence),
                 source=submission.source,
@@ -119,6 +116,12 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
                 submission_key=submission.key,
             )
         )
+        if ticket is None:  # this draft was submitted before: its ticket, and nothing of this try (rolled back)
+            earlier = await uow.tickets.by_submission_key(submission.key or "")
+            if earlier is None:
+                raise RuntimeError(f"submission {submission.key} conflicted with a ticket that is not there")
+            triage = earlier.department_code == rt.settings.routing.triage_department
+            return Accepted(earlier.number, earlier.department_code, earlier.deadline_at, triage)
         await _record_submission(uow, ticket, action, now, verdict.deciding_words)
         await schedule_handling(rt, uow, ticket, now)
         await _store_attachments(uow, ticket, submission.chat_id, submission.attachments, now)
@@ -189,7 +192,7 @@ class OpenTicket:
 async def open_tickets_of(rt: Runtime, telegram_user_id: int) -> list[OpenTicket]:
     """The resident's tickets still being handled, newest first."""
     async with rt.db.unit_of_work() as uow:
-        rows = await uow.tickets.of_telegram_user(telegram_user_id, states=[s.value for s in OPEN_STATES])
+        rows = await uow.tickets.texts_of_telegram_user(telegram_user_id, states=[s.value for s in OPEN_STATES])
         return [OpenTicket(row.number, row.text, row.submission_key) for row in rows]
 
 

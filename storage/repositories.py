@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, bindparam, case, cast, delete, func, insert, or_, update
+from sqlalchemy import Date, Row, bindparam, case, cast, delete, func, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -97,6 +97,13 @@ def _counter_step(insert: Any) -> Any:
     return statement.on_conflict_do_update(
         index_elements=[table.c.day], set_={"last": table.c.last + 1}
     ).returning(table.c.last)
+
+
+def _ticket_once(insert: Any) -> Any:
+    table = TicketRow.__table__
+    columns = [column for column in table.c if column.name != "id"]
+    statement = insert(table).values({column.name: bindparam(column.name) for column in columns})
+    return statement.on_conflict_do_nothing(index_elements=[table.c.submission_key]).returning(table.c.id)
 
 
 class DepartmentRepository(_Repository):
@@ -203,6 +210,22 @@ class TicketRepository(_Repository):
         await self.session.flush()
         return ticket
 
+    async def add_once(self, ticket: TicketRow) -> TicketRow | None:
+        """Inserts a new ticket and gives it its id; None, inserting nothing, when a ticket with the
+        same submission key exists (the same draft was submitted before).
+
+        One Core statement: the unique key decides, in the database, even between two workers
+        submitting at the same moment. The ticket is not added to the session; changing it
+        afterwards changes nothing stored.
+        """
+        statement = _built_for(self.session, "ticket_once", _ticket_once)
+        connection = await self.session.connection()
+        ticket_id = (await connection.execute(statement, ticket.model_dump(exclude={"id"}))).scalar_one_or_none()
+        if ticket_id is None:
+            return None
+        ticket.id = ticket_id
+        return ticket
+
     async def get(self, ticket_id: int) -> TicketRow | None:
         return await self.session.get(TicketRow, ticket_id)
 
@@ -252,22 +275,27 @@ class TicketRepository(_Repository):
             query = query.where(col(TicketRow.state).in_(list(states)))
         return (await self.session.exec(query.order_by(col(TicketRow.id).desc()).limit(limit))).all()
 
-    _of_telegram_user = (
-        select(TicketRow)
-        .join(ResidentRow, col(ResidentRow.id) == col(TicketRow.resident_id))
+    # Only what the duplicate check reads, as plain rows through Core: it runs before every new
+    # ticket, and loading whole tickets through the ORM cost several times the query.
+    _tickets = TicketRow.__table__.c  # type: ignore[attr-defined]
+    _residents = ResidentRow.__table__.c  # type: ignore[attr-defined]
+    _texts_of_telegram_user = (
+        select(_tickets.number, _tickets.text, _tickets.submission_key)
+        .join_from(TicketRow.__table__, ResidentRow.__table__, _residents.id == _tickets.resident_id)  # type: ignore[attr-defined]
         .where(
-            ResidentRow.telegram_user_id == bindparam("telegram_user_id"),
-            col(TicketRow.state).in_(bindparam("states", expanding=True)),
+            _residents.telegram_user_id == bindparam("telegram_user_id"),
+            _tickets.state.in_(bindparam("states", expanding=True)),
         )
-        .order_by(col(TicketRow.id).desc())
+        .order_by(_tickets.id.desc())
         .limit(bindparam("limit"))
     )
 
-    async def of_telegram_user(self, telegram_user_id: int, *, states: Iterable[str], limit: int = 50) -> Sequence[TicketRow]:
-        """The tickets in `states` of the resident with this Telegram id, newest first (one query, no
-        look-up of the resident first)."""
+    async def texts_of_telegram_user(self, telegram_user_id: int, *, states: Iterable[str], limit: int = 50) -> Sequence[Row[Any]]:
+        """Number, text and submission key of the tickets in `states` of the resident with this
+        Telegram id, newest first (one query, no look-up of the resident first)."""
         params = {"telegram_user_id": telegram_user_id, "states": list(states), "limit": limit}
-        return (await self.session.exec(self._of_telegram_user, params=params)).all()
+        connection = await self.session.connection()
+        return (await connection.execute(self._texts_of_telegram_user, params)).all()
 
     async def count_received(self, start: datetime, end: datetime) -> int:
         query = select(func.count()).where(col(TicketRow.received_at) >= start, col(TicketRow.received_at) < end)
