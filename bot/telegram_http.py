@@ -14,6 +14,7 @@ which turns them into results and errors.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 from typing import Any
 from urllib.parse import urlencode
@@ -96,7 +97,7 @@ class AiohttpRequest(BaseRequest):
         # httpx allowed for each phase together.
         phases = (read, write, connect, pool)
         total = None if None in phases else sum(phases)  # type: ignore[arg-type]
-        timeout = aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=read)
+        timeout = _timeout(total, connect, read)
         try:
             body = _body(request_data, files)
             headers = FORM_HEADERS if isinstance(body, bytes) else None
@@ -106,6 +107,12 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from error
         except aiohttp.ClientError as error:
             raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
+
+
+@functools.lru_cache(maxsize=32)
+def _timeout(total: float | None, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+    """The request's timeouts: a handful of combinations, each made once (it is a frozen object)."""
+    return aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=read)
 
 
 def _body(request_data: RequestData | None, files: dict[str, Any] | None) -> aiohttp.FormData | bytes | None:

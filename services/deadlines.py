@@ -11,7 +11,7 @@ from domain.calendar import deadline_after
 from domain.tickets import UNSIGNED_STATES, TicketState, reminder_moments
 from services.runtime import Runtime
 from storage.database import UnitOfWork
-from storage.models import ReminderRow, TicketEventRow, TicketRow
+from storage.models import TicketEventRow, TicketRow
 
 
 class Reminder:
@@ -38,7 +38,7 @@ async def schedule_handling(rt: Runtime, uow: UnitOfWork, ticket: TicketRow, sta
     rows.append((Reminder.OVERDUE, ticket.deadline_at))
     escalate_days = rt.settings.scheduler.escalate_after_days
     rows.append((Reminder.ESCALATE, deadline_after(ticket.deadline_at, escalate_days, rt.calendar, rt.hours)))
-    await uow.reminders.add_all(ReminderRow(ticket_id=ticket.id or 0, kind=kind, due_at=due) for kind, due in rows)
+    await uow.reminders.add_all(ticket.id or 0, rows)
 
 
 def _working_day_at(rt: Runtime, after: datetime, working_days: int, at: time) -> datetime:
@@ -49,25 +49,18 @@ def _working_day_at(rt: Runtime, after: datetime, working_days: int, at: time) -
 async def schedule_survey(rt: Runtime, uow: UnitOfWork, ticket: TicketRow, closed_at: datetime) -> None:
     """The survey goes out on the next working day after closure, at the configured time."""
     due = _working_day_at(rt, closed_at, 1, rt.settings.survey.send_at)
-    await uow.reminders.add_all([ReminderRow(ticket_id=ticket.id or 0, kind=Reminder.SURVEY, due_at=due)])
+    await uow.reminders.add_all(ticket.id or 0, [(Reminder.SURVEY, due)])
 
 
 async def schedule_survey_follow_ups(rt: Runtime, uow: UnitOfWork, ticket: TicketRow, sent_at: datetime) -> None:
     """One reminder, then 未回访 if the resident never answers."""
     survey = rt.settings.survey
     await uow.reminders.add_all(
+        ticket.id or 0,
         [
-            ReminderRow(
-                ticket_id=ticket.id or 0,
-                kind=Reminder.SURVEY_REMINDER,
-                due_at=_working_day_at(rt, sent_at, survey.reminder_after_days, survey.send_at),
-            ),
-            ReminderRow(
-                ticket_id=ticket.id or 0,
-                kind=Reminder.SURVEY_EXPIRED,
-                due_at=_working_day_at(rt, sent_at, survey.unanswered_after_days, survey.send_at),
-            ),
-        ]
+            (Reminder.SURVEY_REMINDER, _working_day_at(rt, sent_at, survey.reminder_after_days, survey.send_at)),
+            (Reminder.SURVEY_EXPIRED, _working_day_at(rt, sent_at, survey.unanswered_after_days, survey.send_at)),
+        ],
     )
 
 

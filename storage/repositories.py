@@ -576,9 +576,16 @@ class ReminderRepository(_Repository):
         query = select(func.count()).where(col(ReminderRow.done_at).is_(None), col(ReminderRow.due_at) <= now)
         return (await self.session.exec(query)).one()
 
-    async def add_all(self, reminders: Iterable[ReminderRow]) -> None:
-        """Adds the reminders in one statement (nobody needs their ids; the scheduler selects them)."""
-        await _insert_all(self.session, ReminderRow, reminders)
+    _insert = insert(ReminderRow.__table__)  # type: ignore[attr-defined]
+
+    async def add_all(self, ticket_id: int, due: Iterable[tuple[str, datetime]]) -> None:
+        """Adds the ticket's reminders, each (kind, when), in one statement (nobody needs their ids;
+        the scheduler selects them). Plain values, not ReminderRows: building ORM rows only to
+        read them back into values cost more than the INSERT."""
+        values = [{"ticket_id": ticket_id, "kind": kind, "due_at": at, "done_at": None} for kind, at in due]
+        if values:
+            connection = await self.session.connection()
+            await connection.execute(self._insert, values)
 
     async def due(self, now: datetime, limit: int = 500) -> Sequence[ReminderRow]:
         query = (
@@ -636,22 +643,26 @@ class OutboxRepository(_Repository):
         )
         return (await self.session.exec(query)).all()
 
-    # Built once: the dispatcher reads a page after every new ticket, and building the statement
-    # cost more CPU than running it.
+    # Built once and run through Core: the dispatcher reads a page after every new ticket, and
+    # building the SELECT, then running it through the ORM, cost several times the query.
+    _outbox = OutboxRow.__table__  # type: ignore[attr-defined]
     _pending_after = (
-        select(OutboxRow)
-        .where(OutboxRow.status == PENDING, col(OutboxRow.id) > bindparam("after_id"))
-        .order_by(col(OutboxRow.id))
+        select(_outbox)
+        .where(_outbox.c.status == PENDING, _outbox.c.id > bindparam("after_id"))
+        .order_by(_outbox.c.id)
         .limit(bindparam("limit"))
     )
 
-    async def pending_after(self, after_id: int, limit: int = 200) -> Sequence[OutboxRow]:
+    async def pending_after(self, after_id: int, limit: int = 200) -> list[OutboxRow]:
         """Pending rows with an id above `after_id`, in id order, due or not.
 
         The dispatcher pages through the queue with this. It must see a chat's rows that are not due
         yet as well: they keep that chat's later rows behind them, so a chat's messages never overtake.
+        The rows are not in the session (the dispatcher changes rows by id).
         """
-        return (await self.session.exec(self._pending_after, params={"after_id": after_id, "limit": limit})).all()
+        connection = await self.session.connection()
+        rows = await connection.execute(self._pending_after, {"after_id": after_id, "limit": limit})
+        return [OutboxRow(**row._mapping) for row in rows]
 
     async def next_attempt_time(self) -> datetime | None:
         query = select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.status == PENDING)
