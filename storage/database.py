@@ -45,30 +45,6 @@ def _tune_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-
     cursor.close()
 
 
-def _roll_back_only_a_transaction(engine: AsyncEngine) -> None:
-    """Makes the engine ask SQLite whether a transaction is open before it sends a ROLLBACK.
-
-    SQLAlchemy rolls back each connection it gives back to the pool: after every read, and again
-    after every commit. Python's sqlite3 itself does nothing on a rollback outside a transaction
-    (it checks sqlite3_get_autocommit first); asking the same question here, before the request
-    crosses to aiosqlite's thread, saves two or three of those crossings per update and changes
-    nothing else: a transaction that is open is rolled back exactly as before.
-    """
-    dialect = engine.sync_engine.dialect
-    roll_back = dialect.do_rollback
-
-    def do_rollback(dbapi_connection: Any) -> None:
-        driver = getattr(dbapi_connection, "driver_connection", None)
-        try:
-            open_transaction = driver is None or driver.in_transaction
-        except Exception:  # a connection already closed or broken: let the rollback say so
-            open_transaction = True
-        if open_transaction:
-            roll_back(dbapi_connection)
-
-    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
-
-
 def _without_nul(_connection, _cursor, statement, parameters, _context, _executemany):  # type: ignore[no-untyped-def]
     """Drops U+0000 from text parameters: PostgreSQL's text cannot hold it (SQLite's can).
 
@@ -122,7 +98,6 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(driver_url, echo=echo, **_engine_options(driver_url))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
-            _roll_back_only_a_transaction(self.engine)
         else:
             event.listen(self.engine.sync_engine, "before_cursor_execute", _without_nul, retval=True)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)

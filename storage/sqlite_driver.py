@@ -7,8 +7,8 @@ costs SQLite. Here a statement is one trip: the thread opens the cursor, execute
 row and closes the cursor, and the adapter keeps what it needs (rows, description, row count, last
 row id). The result is the same as before, because the adapter fetched every row up front anyway.
 
-Only the plain (buffered) cursor changes. Server-side cursors, the connection's commit and
-rollback, and everything else are SQLAlchemy's own.
+Only the plain (buffered) cursor changes, and a rollback is not sent when SQLite has no transaction
+open. Server-side cursors, commit, and everything else are SQLAlchemy's own.
 """
 
 from __future__ import annotations
@@ -101,6 +101,22 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor
+
+    def rollback(self) -> None:
+        """Sends a ROLLBACK to aiosqlite's thread only when SQLite has a transaction open.
+
+        SQLAlchemy rolls back each connection it gives back to the pool: after every read, and again
+        after every commit. Python's sqlite3 itself does nothing on a rollback outside a transaction
+        (it checks sqlite3_get_autocommit first); asking the same question here, before the request
+        crosses threads, saves two or three of those crossings per update and changes nothing else:
+        a transaction that is open is rolled back exactly as before.
+        """
+        try:
+            open_transaction = self._connection.in_transaction
+        except Exception:  # a connection already closed or broken: let the rollback say so
+            open_transaction = True
+        if open_transaction:
+            super().rollback()
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
