@@ -52,10 +52,14 @@ async def _insert_all(session: AsyncSession, model: type[Any], rows: Iterable[An
     id, and SQLite cannot return the ids of a many-row INSERT in a promised order). The rows stay
     out of the session, so they get no id; use this only for rows nobody needs the id of.
     """
-    values = [row.model_dump(exclude={"id"}) for row in rows]
+    await _insert_values(session, model.__table__, [row.model_dump(exclude={"id"}) for row in rows])
+
+
+async def _insert_values(session: AsyncSession, table: Any, values: list[dict[str, Any]]) -> None:
+    """`_insert_all` for rows given as column values (each dict with the same columns)."""
     if values:
         connection = await session.connection()
-        await connection.execute(insert(model.__table__), values)
+        await connection.execute(insert(table), values)
 
 
 def _insert_for(session: AsyncSession) -> Any:
@@ -576,16 +580,12 @@ class ReminderRepository(_Repository):
         query = select(func.count()).where(col(ReminderRow.done_at).is_(None), col(ReminderRow.due_at) <= now)
         return (await self.session.exec(query)).one()
 
-    _insert = insert(ReminderRow.__table__)  # type: ignore[attr-defined]
-
     async def add_all(self, ticket_id: int, due: Iterable[tuple[str, datetime]]) -> None:
         """Adds the ticket's reminders, each (kind, when), in one statement (nobody needs their ids;
         the scheduler selects them). Plain values, not ReminderRows: building ORM rows only to
         read them back into values cost more than the INSERT."""
         values = [{"ticket_id": ticket_id, "kind": kind, "due_at": at, "done_at": None} for kind, at in due]
-        if values:
-            connection = await self.session.connection()
-            await connection.execute(self._insert, values)
+        await _insert_values(self.session, ReminderRow.__table__, values)  # type: ignore[attr-defined]
 
     async def due(self, now: datetime, limit: int = 500) -> Sequence[ReminderRow]:
         query = (
