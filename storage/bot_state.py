@@ -210,13 +210,16 @@ class SqliteStateStore:
         wanted = list(pairs)
         if not wanted:
             return {}
-        query, parameters = _rows_of(len(wanted)), [part for pair in wanted for part in pair]
-        rows = await self._connections()[0].run(lambda connection: connection.execute(query, parameters).fetchall())
-        return {(row[0], row[1]): _state_row(row) for row in rows}
+        rows = await self._read(_rows_of(len(wanted)), [part for pair in wanted for part in pair])
+        return {(row.namespace, row.key): row for row in rows}
 
     async def all_in(self, namespace: str) -> dict[str, StateRow]:
-        rows = await self._connections()[0].run(lambda connection: connection.execute(_ALL_IN, (namespace,)).fetchall())
-        return {row[1]: _state_row(row) for row in rows}
+        return {row.key: row for row in await self._read(_ALL_IN, [namespace])}
+
+    async def _read(self, query: str, parameters: list[str]) -> list[StateRow]:
+        reader, _ = self._connections()
+        rows = await reader.run(lambda connection: connection.execute(query, parameters).fetchall())
+        return [_state_row(row) for row in rows]
 
     async def write(self, puts: Mapping[Pair, Any], removals: Iterable[Pair], now: datetime) -> None:
         moment = _stored_moment(now)
@@ -236,7 +239,8 @@ class SqliteStateStore:
                     connection.execute("ROLLBACK")
                 raise
 
-        await self._connections()[1].run(transaction)
+        _, writer = self._connections()
+        await writer.run(transaction)
         self.commits += 1
 
     async def close(self) -> None:
