@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Row, bindparam, case, cast, delete, func, insert, or_, update
+from sqlalchemy import Date, Row, bindparam, case, cast, delete, func, insert, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -615,13 +615,45 @@ class ReminderRepository(_Repository):
         await self.session.exec(query.values(done_at=now).execution_options(synchronize_session=False))
 
 
+# A PostgreSQL advisory lock key (beside storage/coordination.py's, which are "opendoor" + 0 and + 1).
+OUTBOX_LOCK_KEY = 0x6F70656E646F6F72 + 2
+_SHARE_OUTBOX_LOCK = text("SELECT pg_advisory_xact_lock_shared(:key)").bindparams(key=OUTBOX_LOCK_KEY)
+_TAKE_OUTBOX_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=OUTBOX_LOCK_KEY)
+
+
 class OutboxRepository(_Repository):
+    """The queue of outgoing Bot API calls.
+
+    Its reader goes by row id: the dispatcher reads on after the highest id it has seen, and sends a
+    chat's rows in id order. On PostgreSQL an id comes from a sequence when the row is inserted, not
+    when it is committed, so the reader could see row 8 while row 7 is still uncommitted, read on past
+    it, and send the chat's later rows (a card's next edit) before it. Hence the outbox lock, on
+    PostgreSQL only: a transaction takes it shared before its first row (writers do not wait for each
+    other), and the reader takes it exclusively for its read, so that every transaction that may hold a
+    lower id has ended and a row inserted after the read gets a higher id than any the read returned.
+    SQLite has one writer at a time: there, ids are committed in order.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._sharing: object = None  # the transaction that holds the outbox lock shared
+
+    async def _share_the_lock(self) -> None:
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        connection = await self.session.connection()  # begins the transaction, if none is open
+        transaction = self.session.sync_session.get_transaction()
+        if transaction is not self._sharing:
+            await connection.execute(_SHARE_OUTBOX_LOCK)
+            self._sharing = transaction
+
     async def enqueue(self, row: OutboxRow) -> bool:
         """Adds a message unless one with the same key exists (each notice is sent once).
 
         ON CONFLICT DO NOTHING, not a look-up first: another worker may have queued the same key
         and not committed yet; its row is then waited for, and this insert does nothing.
         """
+        await self._share_the_lock()
         insert = _insert_for(self.session)(OutboxRow).values(**row.model_dump(exclude={"id"}))
         statement = insert.on_conflict_do_nothing(index_elements=[OutboxRow.key]).returning(col(OutboxRow.id))
         return (await self.session.exec(statement)).scalar_one_or_none() is not None  # type: ignore[call-overload]
@@ -658,9 +690,12 @@ class OutboxRepository(_Repository):
 
         The dispatcher pages through the queue with this. It must see a chat's rows that are not due
         yet as well: they keep that chat's later rows behind them, so a chat's messages never overtake.
-        The rows are not in the session (the dispatcher changes rows by id).
+        The rows are not in the session (the dispatcher changes rows by id). On PostgreSQL this holds the
+        outbox lock until the unit of work ends (see the class): end it right after.
         """
         connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            await connection.execute(_TAKE_OUTBOX_LOCK)
         rows = await connection.execute(self._pending_after, {"after_id": after_id, "limit": limit})
         return [OutboxRow(**row._mapping) for row in rows]
 

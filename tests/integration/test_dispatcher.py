@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from telegram import Bot
 
 from domain.clock import FakeClock
@@ -316,6 +317,33 @@ async def test_a_message_to_be_retried_keeps_the_residents_later_messages_behind
     assert [m.text for m in wang.messages] == ["一", "二"]
     assert await row_status(runtime, "wang-1") == (SENT, 2)
     assert await row_status(runtime, "wang-2") == (SENT, 1)
+
+
+async def waiting_for_an_advisory_lock(rt: Runtime) -> bool:
+    async with rt.db.unit_of_work() as uow:
+        connection = await uow.session.connection()
+        waiting = await connection.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
+        return waiting.scalar_one() > 0
+
+
+async def test_a_page_of_the_queue_leaves_out_no_row_numbered_below_the_rows_it_returns(api, runtime: Runtime) -> None:
+    """The dispatcher reads on after the highest row it has seen, and a chat's messages go out in that order.
+    On PostgreSQL a row's number comes from a sequence when it is inserted, not when it is committed:
+    a page read while a lower-numbered row was still uncommitted must wait for it, or that row would be
+    passed over and the chat's next messages (a card's next edit) would overtake it."""
+    if runtime.db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: its rows are committed in the order of their numbers")
+    wang, li = api.user("王女士"), api.user("李先生")
+    async with runtime.db.unit_of_work() as slow:
+        await queue_message(slow, key="wang", chat_id=wang.id, text="已签收", purpose="test", now=runtime.now())
+        await queue(runtime, li.id, "您好", "li")  # numbered after 王女士's row, committed before it
+        async with runtime.db.unit_of_work() as reader:
+            reading = asyncio.create_task(reader.outbox.pending_after(0))
+            while not reading.done() and not await waiting_for_an_advisory_lock(runtime):
+                await asyncio.sleep(0.01)
+            await slow.commit()
+            page = await reading
+    assert [row.key for row in page] == ["wang", "li"]
 
 
 async def test_while_telegram_cannot_be_reached_it_is_tried_at_growing_intervals(
