@@ -178,9 +178,13 @@ def group_reader(rt: Runtime, chat_id: int, department: str) -> CardReader:
 
 
 async def readers_of_department(rt: Runtime, uow: UnitOfWork, department: str) -> list[CardReader]:
-    officers = [officer_reader(o) for o in await uow.officers.active_in(department)]
-    groups = [group_reader(rt, g.chat_id, department) for g in await uow.groups.of_department(department)]
-    return officers + groups
+    """The department's active officers, then its groups."""
+    return [
+        group_reader(rt, row.chat_id, department)
+        if row.officer_id is None
+        else CardReader(row.chat_id, row.locale or rt.settings.default_locale, Actor(row.officer_id, department, Role(row.role), True))
+        for row in await uow.officers.card_readers_in(department)
+    ]
 
 
 async def queue_task_cards(

@@ -17,6 +17,7 @@ from services.recipients import Recipients
 from services.runtime import Runtime
 from storage.database import UnitOfWork
 from storage.models import AttachmentRow, OfficerRow, TicketEventRow, TicketRow
+from storage.repositories import NewEvent
 
 
 @dataclass(frozen=True)
@@ -252,18 +253,15 @@ def _named_unit(rt: Runtime, category: str, text: str) -> str | None:
 async def _record_submission(
     uow: UnitOfWork, ticket: TicketRow, action: Action, now: datetime, words: tuple[str, ...]
 ) -> None:
-    ticket_id = ticket.id or 0
     classified = f"{ticket.category} {ticket.confidence:.2f}: {'、'.join(words)}"
     await uow.events.append_all(
+        ticket.id or 0,
+        now,
         [
-            TicketEventRow(ticket_id=ticket_id, at=now, actor="resident", action=Action.SUBMIT, public=True),
-            TicketEventRow(
-                ticket_id=ticket_id, at=now, actor="system", action="classified", note=classified, public=False
-            ),
-            TicketEventRow(
-                ticket_id=ticket_id, at=now, actor="system", action=action, note=ticket.department_code, public=True
-            ),
-        ]
+            NewEvent("resident", Action.SUBMIT, None, public=True),
+            NewEvent("system", "classified", classified, public=False),
+            NewEvent("system", action, ticket.department_code, public=True),
+        ],
     )
 
 

@@ -8,9 +8,9 @@ import itertools
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Date, Row, bindparam, case, cast, delete, func, insert, or_, text, update
+from sqlalchemy import Date, Row, bindparam, case, cast, delete, func, insert, literal, null, or_, text, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -45,18 +45,15 @@ class _Repository:
         self.session = session
 
 
-async def _insert_all(session: AsyncSession, model: type[Any], rows: Iterable[Any]) -> None:
-    """Inserts the rows in one executemany on the session's connection, within its transaction.
+async def _insert_values(session: AsyncSession, table: Any, values: list[dict[str, Any]]) -> None:
+    """Inserts rows given as column values (each dict with the same columns) in one executemany on
+    the session's connection, within its transaction.
 
     SQLAlchemy Core, not the ORM: the ORM inserts such rows one statement each (it reads back every
-    id, and SQLite cannot return the ids of a many-row INSERT in a promised order). The rows stay
-    out of the session, so they get no id; use this only for rows nobody needs the id of.
+    id, and SQLite cannot return the ids of a many-row INSERT in a promised order), and building ORM
+    rows only to read them back into values cost more than the INSERT. The rows get no id in Python;
+    use this only for rows nobody needs the id of.
     """
-    await _insert_values(session, model.__table__, [row.model_dump(exclude={"id"}) for row in rows])
-
-
-async def _insert_values(session: AsyncSession, table: Any, values: list[dict[str, Any]]) -> None:
-    """`_insert_all` for rows given as column values (each dict with the same columns)."""
     if values:
         connection = await session.connection()
         await connection.execute(insert(table), values)
@@ -142,6 +139,13 @@ class ResidentRepository(_Repository):
         return ResidentRow(**row._mapping)
 
 
+class CardReaderRow(NamedTuple):
+    officer_id: int | None  # None: a department's group
+    chat_id: int
+    role: str | None
+    locale: str | None
+
+
 class OfficerRepository(_Repository):
     async def by_telegram_id(self, telegram_user_id: int) -> OfficerRow | None:
         query = select(OfficerRow).where(OfficerRow.telegram_user_id == telegram_user_id)
@@ -158,6 +162,24 @@ class OfficerRepository(_Repository):
 
     async def active_in(self, department_code: str) -> Sequence[OfficerRow]:
         return (await self.session.exec(self._active_in, params={"department_code": department_code})).all()
+
+    _officers, _groups = OfficerRow.__table__, DepartmentGroupRow.__table__  # type: ignore[attr-defined]
+    _card_readers_in = union_all(
+        select(  # type: ignore[call-overload]
+            literal(0).label("rank"), _officers.c.id.label("officer_id"), _officers.c.chat_id,
+            _officers.c.role, _officers.c.locale, null().label("bound_at"),
+        ).where(_officers.c.department_code == bindparam("department_code"), _officers.c.active.is_(True)),
+        select(  # type: ignore[call-overload]
+            literal(1), null(), _groups.c.chat_id, null(), null(), _groups.c.bound_at,
+        ).where(_groups.c.department_code == bindparam("department_code")),
+    ).order_by("rank", "officer_id", "bound_at", "chat_id")
+
+    async def card_readers_in(self, department_code: str) -> list[CardReaderRow]:
+        """Who gets the department's task cards, in one query: its active officers (by id), then its
+        groups (in the order they were bound); a group's row has no officer, role or locale."""
+        connection = await self.session.connection()
+        rows = await connection.execute(self._card_readers_in, {"department_code": department_code})
+        return [CardReaderRow(officer_id, chat_id, role, locale) for _, officer_id, chat_id, role, locale, _ in rows]
 
     async def by_chat_id(self, chat_id: int) -> OfficerRow | None:
         return (await self.session.exec(select(OfficerRow).where(OfficerRow.chat_id == chat_id))).first()
@@ -536,6 +558,15 @@ def _received_between(query: Any, start: datetime | None, end: datetime | None) 
     return query
 
 
+class NewEvent(NamedTuple):
+    """A system's or resident's event for `EventRepository.append_all`."""
+
+    actor: str
+    action: str
+    note: str | None
+    public: bool
+
+
 class EventRepository(_Repository):
     """Append-only: events are never changed or deleted."""
 
@@ -551,13 +582,13 @@ class EventRepository(_Repository):
         if flush:
             await self.session.flush()
 
-    async def append_all(self, events: Iterable[TicketEventRow]) -> None:
-        """Adds the events in one statement, for events whose ids nobody needs.
-
-        One executemany rather than the ORM's flush, which inserts row by row to learn each id:
-        a new ticket's three events cost one round trip to the database instead of three.
-        """
-        await _insert_all(self.session, TicketEventRow, events)
+    async def append_all(self, ticket_id: int, at: datetime, events: Iterable[NewEvent]) -> None:
+        """Adds the ticket's events of one moment in one statement, for events whose ids nobody needs
+        (a new ticket's three events cost one round trip instead of the ORM's three)."""
+        values = [
+            {"ticket_id": ticket_id, "at": at, "actor_officer_id": None, **event._asdict()} for event in events
+        ]
+        await _insert_values(self.session, TicketEventRow.__table__, values)  # type: ignore[attr-defined]
 
     async def last_times(self, ticket_ids: Iterable[int]) -> dict[int, datetime]:
         """When each ticket last had an event (ticket id → moment)."""
@@ -755,15 +786,6 @@ class OutboxRepository(_Repository):
 class GroupRepository(_Repository):
     async def get(self, chat_id: int) -> DepartmentGroupRow | None:
         return await self.session.get(DepartmentGroupRow, chat_id)
-
-    _of_department = (
-        select(DepartmentGroupRow)
-        .where(DepartmentGroupRow.department_code == bindparam("department_code"))
-        .order_by(col(DepartmentGroupRow.bound_at), col(DepartmentGroupRow.chat_id))
-    )
-
-    async def of_department(self, department_code: str) -> Sequence[DepartmentGroupRow]:
-        return (await self.session.exec(self._of_department, params={"department_code": department_code})).all()
 
     async def bind(self, group: DepartmentGroupRow) -> None:
         """Binds the chat to the department (re-binding a chat moves it to the new department)."""
