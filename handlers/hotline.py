@@ -36,7 +36,16 @@ from bot.context import BotContext
 from domain.tickets import TicketKind
 from handlers.guards import tools
 from handlers.start import MENU_HOTLINE
-from services.hotline import Attachment, Submission, TextTooLong, add_to_ticket, find_duplicate, submit_ticket
+from services.hotline import (
+    Accepted,
+    Attachment,
+    Duplicate,
+    Submission,
+    TextTooLong,
+    add_to_ticket,
+    submit_ticket,
+    submit_unless_duplicate,
+)
 from storage.persistence import SharedConversationHandler
 
 log = logging.getLogger(__name__)
@@ -329,25 +338,26 @@ async def _finish(update: Update, context: BotContext) -> int:
                 context.text(update, "faq.answer", answer=answer), reply_markup=keyboard
             )
             return Step.FAQ_OFFERED
-    if not draft.get("duplicate_declined"):
-        number = await find_duplicate(context.runtime, update.effective_user.id, text, draft.get("key"))
-        if number is not None:
-            draft["duplicate"] = number
-            _save(context, draft)
-            keyboard = InlineKeyboardMarkup(
-                [
-                    [InlineKeyboardButton(context.text(update, "duplicate.add"), callback_data="dup:add")],
-                    [InlineKeyboardButton(context.text(update, "duplicate.new"), callback_data="dup:new")],
-                ]
-            )
-            await update.effective_message.reply_text(
-                context.text(update, "duplicate.ask", number=number), reply_markup=keyboard
-            )
-            return Step.DUPLICATE_OFFERED
     return await _submit(update, context)
 
 
+async def _offer_duplicate(update: Update, context: BotContext, number: str) -> int:
+    draft = _draft(context)
+    draft["duplicate"] = number
+    _save(context, draft)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(context.text(update, "duplicate.add"), callback_data="dup:add")],
+            [InlineKeyboardButton(context.text(update, "duplicate.new"), callback_data="dup:new")],
+        ]
+    )
+    await update.effective_message.reply_text(context.text(update, "duplicate.ask", number=number), reply_markup=keyboard)
+    return Step.DUPLICATE_OFFERED
+
+
 async def _submit(update: Update, context: BotContext) -> int:
+    """Files the draft, or offers the resident's open ticket that says nearly the same (unless they
+    have said this is something new)."""
     draft = _draft(context)
     rt = context.runtime
     locale = context.locale(update)
@@ -365,7 +375,10 @@ async def _submit(update: Update, context: BotContext) -> int:
         key=draft.get("key"),
     )
     try:
-        accepted = await submit_ticket(rt, submission)
+        if draft.get("duplicate_declined"):
+            accepted: Accepted | Duplicate = await submit_ticket(rt, submission)
+        else:
+            accepted = await submit_unless_duplicate(rt, submission)
     except TextTooLong as error:
         await update.effective_message.reply_text(context.text(update, "hotline.too_long", limit=error.limit))
         return Step.WRITING
@@ -373,6 +386,8 @@ async def _submit(update: Update, context: BotContext) -> int:
         log.exception("submitting a hotline item failed")
         await update.effective_message.reply_text(context.text(update, "hotline.failed"))
         return await _show_summary(update, context)
+    if isinstance(accepted, Duplicate):
+        return await _offer_duplicate(update, context, accepted.number)
     key = "hotline.accepted_triage" if accepted.needs_triage else "hotline.accepted"
     context.user_data.pop(DRAFT, None)
     await context.reply_surely(

@@ -73,8 +73,27 @@ class TextTooLong(ValueError):
         self.limit = limit
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    """The resident's open ticket that says nearly the same: no new ticket was made."""
+
+    number: str
+
+
 async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
     """Creates the ticket, its history, its reminders and the officers' task cards, in one commit."""
+    accepted = await _submit(rt, submission, unless_duplicate=False)
+    assert isinstance(accepted, Accepted)  # nothing was looked for
+    return accepted
+
+
+async def submit_unless_duplicate(rt: Runtime, submission: Submission) -> Accepted | Duplicate:
+    """As `submit_ticket`, unless the resident has an open ticket that says nearly the same: then its
+    number, and nothing is written. One unit of work for both: the look costs no second one."""
+    return await _submit(rt, submission, unless_duplicate=True)
+
+
+async def _submit(rt: Runtime, submission: Submission, *, unless_duplicate: bool) -> Accepted | Duplicate:
     text = submission.text.strip()
     if len(text) > rt.settings.tickets.max_text_chars:
         raise TextTooLong(rt.settings.tickets.max_text_chars)
@@ -90,6 +109,8 @@ async def submit_ticket(rt: Runtime, submission: Submission) -> Accepted:
     limit = rt.settings.limits.reply_limit(verdict.category, submission.kind)
     deadline = limit.due_after(now, rt.calendar, rt.hours)
     async with rt.db.unit_of_work() as uow:
+        if unless_duplicate and (number := await _duplicate_in(uow, submission.telegram_user_id, text, submission.key)):
+            return Duplicate(number)
         resident = await uow.residents.upsert(submission.telegram_user_id, submission.chat_id, submission.locale, now)
         sequence = await uow.tickets.next_sequence(rt.local(now).strftime("%Y%m%d"))
         action = Action.SEND_TO_TRIAGE if routing.needs_triage else Action.DISPATCH
@@ -193,14 +214,23 @@ class OpenTicket:
 async def open_tickets_of(rt: Runtime, telegram_user_id: int) -> list[OpenTicket]:
     """The resident's tickets still being handled, newest first."""
     async with rt.db.unit_of_work() as uow:
-        rows = await uow.tickets.texts_of_telegram_user(telegram_user_id, states=[s.value for s in OPEN_STATES])
-        return [OpenTicket(row.number, row.text, row.submission_key) for row in rows]
+        return await _open_tickets_in(uow, telegram_user_id)
+
+
+async def _open_tickets_in(uow: UnitOfWork, telegram_user_id: int) -> list[OpenTicket]:
+    rows = await uow.tickets.texts_of_telegram_user(telegram_user_id, states=[s.value for s in OPEN_STATES])
+    return [OpenTicket(row.number, row.text, row.submission_key) for row in rows]
 
 
 async def find_duplicate(rt: Runtime, telegram_user_id: int, text: str, submission_key: str | None = None) -> str | None:
     """The number of the resident's open ticket that says nearly the same as `text`, if any; not the
     ticket the same draft already made (`submission_key`), which is no duplicate but itself."""
-    tickets = await open_tickets_of(rt, telegram_user_id)
+    async with rt.db.unit_of_work() as uow:
+        return await _duplicate_in(uow, telegram_user_id, text, submission_key)
+
+
+async def _duplicate_in(uow: UnitOfWork, telegram_user_id: int, text: str, submission_key: str | None) -> str | None:
+    tickets = await _open_tickets_in(uow, telegram_user_id)
     others = [t for t in tickets if submission_key is None or t.submission_key != submission_key]
     return near_duplicate(text, [(ticket.number, ticket.text) for ticket in others])
 
